@@ -1,0 +1,52 @@
+#include "cli/subcommand.h"
+
+#include <iostream>
+
+#include "core/check.h"
+
+namespace llcpress::cli {
+
+std::vector<Subcommand>& subcommand_table() {
+  static std::vector<Subcommand> table;
+  return table;
+}
+
+bool register_subcommand(Subcommand subcommand) {
+  subcommand_table().push_back(std::move(subcommand));
+  return true;
+}
+
+std::optional<po::variables_map> parse_options(const std::string& subcommand, const std::string& usage,
+                                               po::options_description& options, int argc, char** argv,
+                                               const po::positional_options_description* positional) {
+  po::options_description common("Common options");
+  common.add_options()("help,h", "show this help and exit")(
+      "config", po::value<std::string>(), "INI file supplying option defaults (command-line flags override it)");
+  po::options_description all;
+  all.add(options).add(common);
+
+  po::variables_map values;
+  try {
+    po::command_line_parser parser(argc, argv);
+    parser.options(all);
+    if (positional) parser.positional(*positional);
+    po::store(parser.run(), values);
+    if (values.count("help")) {
+      std::cout << "usage: llcpress " << subcommand << " " << usage << "\n\n" << all << "\n";
+      return std::nullopt;
+    }
+    if (values.count("config")) {
+      std::string path = values["config"].as<std::string>();
+      // Stored after the command line: Boost keeps the first value stored, so flags win.
+      po::store(po::parse_config_file<char>(path.c_str(), options, /*allow_unregistered=*/true), values);
+    }
+    po::notify(values);
+  } catch (const po::error& error) {
+    throw ConfigError(error.what(), "llcpress " + subcommand, "run `llcpress " + subcommand + " --help`");
+  }
+  return values;
+}
+
+void print_json(const nlohmann::json& value) { std::cout << value.dump(2) << std::endl; }
+
+}  // namespace llcpress::cli

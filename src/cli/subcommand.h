@@ -1,0 +1,42 @@
+// The CLI is a table of subcommands. Each lives in its own cmd_<name>.cpp and
+// adds itself to the table with LLCPRESS_SUBCOMMAND; main() dispatches.
+#pragma once
+
+#include <boost/program_options.hpp>
+#include <nlohmann/json.hpp>
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace llcpress::cli {
+
+namespace po = boost::program_options;
+
+struct Subcommand {
+  std::string name;
+  std::string summary;  // one line, shown by `llcpress --help`
+  std::function<int(int argc, char** argv)> run;  // argv[0] is the subcommand name
+};
+
+std::vector<Subcommand>& subcommand_table();
+bool register_subcommand(Subcommand subcommand);
+
+// Parses a subcommand's options. Handles --help (prints usage and returns
+// nullopt) and --config FILE: an INI file whose keys supply defaults that the
+// command line overrides. Unknown options are errors that name the option.
+std::optional<po::variables_map> parse_options(const std::string& subcommand, const std::string& usage,
+                                               po::options_description& options, int argc, char** argv,
+                                               const po::positional_options_description* positional = nullptr);
+
+// Prints `value` as pretty JSON on stdout (the only thing on stdout with --json).
+void print_json(const nlohmann::json& value);
+
+}  // namespace llcpress::cli
+
+#define LLCPRESS_SUBCOMMAND(name, summary, function)           \
+  namespace {                                                  \
+  const bool llcpress_registered_##function =                  \
+      ::llcpress::cli::register_subcommand({name, summary, function}); \
+  }
