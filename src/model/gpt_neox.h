@@ -1,0 +1,125 @@
+// GPT-NeoX (Pythia) on the CPU, exactly as Hugging Face transformers computes
+// it in fp32 (REFERENCE.md §1): embedding, L layers of
+//   parallel residual   x ← x + Attn(LN₁(x)) + MLP(LN₂(x))
+//   sequential residual x ← x + Attn(LN₁(x));  x ← x + MLP(LN₂(x))
+// with per-head-interleaved fused QKV, partial rotate-half rotary, causal
+// softmax attention and GELU, then a final layer norm and an untied
+// unembedding. forward() returns the mean next-token cross-entropy of a token
+// batch; backward() writes d(mean loss)/d(parameters) into a flat buffer laid
+// out like parameters().
+//
+// Memory: parameters live in one flat fp32 buffer (ParameterTable names the
+// checkpoint tensors). Activations are allocated once, in the constructor, for
+// (max_batch, max_seq_len); forward and backward never allocate. The largest
+// buffer is the logits, max_batch·max_seq_len·V floats.
+//
+// Threads: OpenMP (omp_set_num_threads) for the element-wise ops and the
+// per-head attention loop; Eigen's GEMMs use the same OpenMP pool.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "formats/checkpoint.h"
+#include "model/parameters.h"
+
+namespace llcpress {
+
+// Throws ConfigError naming the field when `config` describes a model this
+// implementation does not compute exactly (tied embeddings, attention without
+// bias, rope scaling, an unknown activation, H not divisible by heads, ...).
+void validate_neox_config(const formats::NeoxConfig& config, const std::string& where);
+
+// The checkpoint tensor table of a config, in checkpoint order: embed_in, then
+// per layer input_layernorm, post_attention_layernorm, attention.query_key_value,
+// attention.dense, mlp.dense_h_to_4h, mlp.dense_4h_to_h (weight before bias),
+// then final_layer_norm and embed_out.
+ParameterTable make_neox_parameter_table(const formats::NeoxConfig& config);
+
+// FLOPs of one forward+backward over batch·seq_len tokens (bench reporting):
+// 6·N_matmul·tokens for the linear layers including the unembedding (N_matmul
+// = weights that enter a GEMM: 12H² + 2·... per layer plus V·H), plus causal
+// attention 6·L·H·T·tokens·(1/2)·2 for QKᵀ and PV (see gpt_neox.cpp).
+double neox_training_flops(const formats::NeoxConfig& config, int batch, int seq_len);
+
+class GptNeox {
+ public:
+  // Allocates parameters (zero) and activations for up to `max_batch`
+  // sequences of up to `max_seq_len` tokens. Validates the config.
+  GptNeox(const formats::NeoxConfig& config, int max_batch, int max_seq_len);
+  ~GptNeox();
+  GptNeox(const GptNeox&) = delete;
+  GptNeox& operator=(const GptNeox&) = delete;
+
+  // Config from the checkpoint's config.json, weights loaded.
+  static std::unique_ptr<GptNeox> from_checkpoint(const formats::Checkpoint& checkpoint, int max_batch,
+                                                  int max_seq_len);
+
+  const formats::NeoxConfig& config() const { return config_; }
+  const ParameterTable& parameter_table() const { return table_; }
+  std::span<float> parameters() { return parameters_; }
+  std::span<const float> parameters() const { return parameters_; }
+  std::size_t num_parameters() const { return parameters_.size(); }
+  int max_batch() const { return max_batch_; }
+  int max_seq_len() const { return max_seq_len_; }
+  // A view of one named tensor inside parameters() (throws InputError when absent).
+  std::span<float> parameter(const std::string& name);
+
+  // Pythia/GPT-NeoX-style initialisation, a pure function of `seed`: every
+  // weight matrix and both embeddings ~ N(0, init_std²), except the two output
+  // projections of each layer (attention.dense, mlp.dense_4h_to_h), which use
+  // GPT-NeoX's "wang_init" std = 2 / (L·√H) so the residual stream does not
+  // grow with depth; biases 0; layer-norm weights 1 and biases 0. Tensor i is
+  // filled from the Philox stream stream_id(kInitStream, i).
+  void init_random(std::uint64_t seed, float init_std = 0.02f);
+
+  // Copies every tensor of the table from `checkpoint` (upcast to fp32).
+  // Validates names and shapes; ignores the buffers transformers keeps in some
+  // files (attention.bias, attention.masked_bias, attention.rotary_emb.inv_freq);
+  // any other unexpected tensor is an InputError (it means a different model).
+  void load(const formats::Checkpoint& checkpoint);
+  // Writes DIRECTORY/config.json and DIRECTORY/model.safetensors (fp32, HF
+  // tensor names), loadable by transformers' from_pretrained. Creates the directory.
+  void save(const std::string& directory) const;
+
+  // tokens: (batch, seq_len + 1) row-major; inputs are tokens[:, :seq_len],
+  // targets tokens[:, 1:]. Returns the mean cross-entropy over batch·seq_len
+  // predictions. Throws InputError for sizes above the maxima or tokens
+  // outside [0, V). The tokens are copied, so the caller may reuse its buffer.
+  double forward(const std::int32_t* tokens, int batch, int seq_len);
+  // Same, without keeping anything backward needs beyond what forward stores
+  // anyway (identical result; named for call sites that only evaluate).
+  double loss(const std::int32_t* tokens, int batch, int seq_len) { return forward(tokens, batch, seq_len); }
+  // After forward(): writes (does not accumulate) d(mean loss)/d(parameters)
+  // into `gradient` (size num_parameters()). Overwrites the logits buffer with
+  // d(loss)/d(logits): logits() is valid from forward() until backward().
+  void backward(std::span<float> gradient);
+
+  // (batch, seq_len, V) row-major logits of the last forward().
+  std::span<const float> logits() const;
+  // Per-position losses (batch, seq_len) of the last forward().
+  std::span<const float> token_losses() const;
+  int last_batch() const { return batch_; }
+  int last_seq_len() const { return seq_len_; }
+
+  // Bytes held for activations and scratch (reported by benchmarks).
+  std::size_t activation_bytes() const;
+
+  static constexpr std::uint64_t kInitStream = 0x6e656f78696e6974ull;  // "neoxinit"
+
+ private:
+  struct Activations;
+  formats::NeoxConfig config_;
+  ParameterTable table_;
+  std::vector<float> parameters_;
+  int max_batch_ = 0, max_seq_len_ = 0;
+  int batch_ = 0, seq_len_ = 0;  // of the last forward
+  bool backward_ready_ = false;
+  std::unique_ptr<Activations> activations_;
+};
+
+}  // namespace llcpress
