@@ -2,7 +2,8 @@
 // {name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {str: str}},
 // then the byte buffer the offsets index. Every field is validated on open:
 // header length against the file, offsets in range, contiguous and non-overlapping,
-// size = numel × dtype size, known dtypes only.
+// size = numel × dtype size, known dtypes only, no tensor named twice, and
+// __metadata__ (optional) maps strings to strings.
 #pragma once
 
 #include <map>
@@ -17,7 +18,8 @@ namespace llcpress::formats {
 class SafetensorsFile {
  public:
   static SafetensorsFile open(const std::string& path);  // throws InputError naming path and problem
-  // Parses from bytes already in memory (used by the fuzzer); `name` appears in errors.
+  // Parses from bytes already in memory (used by the fuzzer); `name` appears in
+  // errors. The returned views point into `bytes`, which must outlive the object.
   static SafetensorsFile parse(std::span<const std::byte> bytes, const std::string& name);
 
   const std::string& path() const { return path_; }
@@ -27,6 +29,8 @@ class SafetensorsFile {
   const std::map<std::string, std::string>& metadata() const { return metadata_; }
 
  private:
+  void parse_into(std::span<const std::byte> bytes, const std::string& where);
+
   std::string path_;
   MappedFile file_;
   std::span<const std::byte> data_;  // the byte buffer after the header
