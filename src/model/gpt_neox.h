@@ -40,10 +40,11 @@ void validate_neox_config(const formats::NeoxConfig& config, const std::string& 
 // then final_layer_norm and embed_out.
 ParameterTable make_neox_parameter_table(const formats::NeoxConfig& config);
 
-// FLOPs of one forward+backward over batch·seq_len tokens (bench reporting):
-// 6·N_matmul·tokens for the linear layers including the unembedding (N_matmul
-// = weights that enter a GEMM: 12H² + 2·... per layer plus V·H), plus causal
-// attention 6·L·H·T·tokens·(1/2)·2 for QKᵀ and PV (see gpt_neox.cpp).
+// FLOPs of one forward+backward pass over batch·seq_len tokens, for benchmark
+// reports: 6 · (weights in GEMMs: L·(4H² + 2H·I) + V·H) · tokens for the linear
+// layers and the unembedding, plus 12 · L · H · B · T(T+1)/2 for causal
+// attention (q·kᵀ and p·v over the visible (query, key) pairs, forward and
+// backward). Recomputation is not counted.
 double neox_training_flops(const formats::NeoxConfig& config, int batch, int seq_len);
 
 class GptNeox {
@@ -91,8 +92,7 @@ class GptNeox {
   // predictions. Throws InputError for sizes above the maxima or tokens
   // outside [0, V). The tokens are copied, so the caller may reuse its buffer.
   double forward(const std::int32_t* tokens, int batch, int seq_len);
-  // Same, without keeping anything backward needs beyond what forward stores
-  // anyway (identical result; named for call sites that only evaluate).
+  // forward() under the name evaluation call sites read better with.
   double loss(const std::int32_t* tokens, int batch, int seq_len) { return forward(tokens, batch, seq_len); }
   // After forward(): writes (does not accumulate) d(mean loss)/d(parameters)
   // into `gradient` (size num_parameters()). Overwrites the logits buffer with

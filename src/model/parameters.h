@@ -18,7 +18,7 @@ enum class TensorRole : std::uint8_t {
   Unembedding,  // embed_out.weight
   Linear,       // a linear layer's weight matrix [out, in]
   Bias,
-  Norm,         // layer-norm weight or bias
+  Norm,  // layer-norm weight or bias
   Other,
 };
 
@@ -28,7 +28,7 @@ struct ParameterView {
   std::size_t offset = 0;           // in floats, into the flat buffer
   std::size_t size = 0;             // numel
   TensorRole role = TensorRole::Other;
-  int layer = -1;                   // transformer layer index, -1 outside the layers
+  int layer = -1;  // transformer layer index, -1 outside the layers
   std::int64_t rows() const { return shape.empty() ? 1 : shape[0]; }
   std::int64_t cols() const { return shape.size() < 2 ? 1 : shape[1]; }
 };

@@ -1,0 +1,531 @@
+#include "model/gpt_neox.h"
+
+#include <fmt/ranges.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include "core/check.h"
+#include "core/log.h"
+#include "core/rng.h"
+#include "formats/safetensors.h"
+#include "model/ops/attention.h"
+#include "model/ops/cross_entropy.h"
+#include "model/ops/embedding.h"
+#include "model/ops/gelu.h"
+#include "model/ops/layernorm.h"
+#include "model/ops/linear.h"
+#include "model/ops/rotary.h"
+
+namespace llcpress {
+
+namespace {
+
+int head_dim_of(const formats::NeoxConfig& config) { return config.hidden_size / config.num_attention_heads; }
+
+// transformers: int(head_size * partial_rotary_factor), a Python float product truncated.
+int rotary_dims_of(const formats::NeoxConfig& config) {
+  return static_cast<int>(static_cast<double>(head_dim_of(config)) * config.rotary_pct);
+}
+
+std::string layer_prefix(int layer) { return fmt::format("gpt_neox.layers.{}.", layer); }
+
+// Buffers transformers keeps in some checkpoints; not parameters.
+bool is_ignored_buffer(const std::string& name) {
+  auto ends_with = [&](std::string_view suffix) {
+    return name.size() >= suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+  };
+  return ends_with("attention.bias") || ends_with("attention.masked_bias") ||
+         ends_with("attention.rotary_emb.inv_freq") || name == "gpt_neox.rotary_emb.inv_freq";
+}
+
+void zero(float* buffer, std::int64_t count) {
+#pragma omp parallel for schedule(static) if (count > (1 << 16))
+  for (std::int64_t i = 0; i < count; ++i) buffer[i] = 0.0f;
+}
+
+void copy(float* destination, const float* source, std::int64_t count) {
+#pragma omp parallel for schedule(static) if (count > (1 << 16))
+  for (std::int64_t i = 0; i < count; ++i) destination[i] = source[i];
+}
+
+}  // namespace
+
+void validate_neox_config(const formats::NeoxConfig& config, const std::string& where) {
+  const char* hint = "use a GPT-NeoX (Pythia) config.json as transformers writes it";
+  LLC_CHECK(config.model_type == "gpt_neox", ConfigError, where, hint, "model_type is '{}', expected 'gpt_neox'",
+            config.model_type);
+  LLC_CHECK(config.hidden_size > 0 && config.num_hidden_layers > 0 && config.num_attention_heads > 0 &&
+                config.intermediate_size > 0 && config.vocab_size > 0,
+            ConfigError, where, hint,
+            "sizes must be positive: hidden_size {}, num_hidden_layers {}, num_attention_heads {}, "
+            "intermediate_size {}, vocab_size {}",
+            config.hidden_size, config.num_hidden_layers, config.num_attention_heads, config.intermediate_size,
+            config.vocab_size);
+  LLC_CHECK(config.hidden_size % config.num_attention_heads == 0, ConfigError, where, hint,
+            "hidden_size {} is not divisible by num_attention_heads {}", config.hidden_size,
+            config.num_attention_heads);
+  LLC_CHECK(config.rotary_pct >= 0.0 && config.rotary_pct <= 1.0, ConfigError, where, hint,
+            "rotary_pct (partial_rotary_factor) {} is outside [0, 1]", config.rotary_pct);
+  LLC_CHECK(rotary_dims_of(config) % 2 == 0, ConfigError, where,
+            "choose rotary_pct so that head_dim · rotary_pct is even",
+            "rotary dimensions int({} · {}) = {} are odd; rotate-half needs an even count", head_dim_of(config),
+            config.rotary_pct, rotary_dims_of(config));
+  LLC_CHECK(config.rotary_emb_base > 0.0, ConfigError, where, hint, "rotary_emb_base (rope_theta) {} must be > 0",
+            config.rotary_emb_base);
+  LLC_CHECK(config.layer_norm_eps > 0.0, ConfigError, where, hint, "layer_norm_eps {} must be > 0",
+            config.layer_norm_eps);
+  LLC_CHECK(!config.tie_word_embeddings, ConfigError, where,
+            "Pythia and GPT-NeoX checkpoints have an untied embed_out; set tie_word_embeddings to false",
+            "tie_word_embeddings = true is not supported");
+  LLC_CHECK(ops::gelu_kind_from_name(config.hidden_act).has_value(), ConfigError, where,
+            "supported: gelu (exact erf), gelu_new, gelu_fast, gelu_pytorch_tanh (tanh approximation)",
+            "hidden_act '{}' is not supported", config.hidden_act);
+  const nlohmann::json& raw = config.raw;
+  if (raw.is_object()) {
+    LLC_CHECK(!raw.contains("attention_bias") || raw["attention_bias"] == true, ConfigError, where,
+              "only GPT-NeoX attention with biases (attention_bias = true) is implemented",
+              "attention_bias = false is not supported");
+    auto check_rope_type = [&](const nlohmann::json& rope, const char* key) {
+      if (!rope.is_object()) return;
+      const std::string type = rope.value("rope_type", rope.value("type", std::string("default")));
+      LLC_CHECK(type == "default", ConfigError, where,
+                "only the plain rotary embedding (rope_type default) is implemented",
+                "{}.rope_type '{}' is not supported", key, type);
+    };
+    if (raw.contains("rope_scaling")) check_rope_type(raw["rope_scaling"], "rope_scaling");
+    if (raw.contains("rope_parameters")) check_rope_type(raw["rope_parameters"], "rope_parameters");
+  }
+}
+
+ParameterTable make_neox_parameter_table(const formats::NeoxConfig& config) {
+  const std::int64_t hidden = config.hidden_size, intermediate = config.intermediate_size, vocab = config.vocab_size;
+  ParameterTable table;
+  table.add("gpt_neox.embed_in.weight", {vocab, hidden}, TensorRole::Embedding);
+  for (int layer = 0; layer < config.num_hidden_layers; ++layer) {
+    const std::string prefix = layer_prefix(layer);
+    table.add(prefix + "input_layernorm.weight", {hidden}, TensorRole::Norm, layer);
+    table.add(prefix + "input_layernorm.bias", {hidden}, TensorRole::Norm, layer);
+    table.add(prefix + "post_attention_layernorm.weight", {hidden}, TensorRole::Norm, layer);
+    table.add(prefix + "post_attention_layernorm.bias", {hidden}, TensorRole::Norm, layer);
+    table.add(prefix + "attention.query_key_value.weight", {3 * hidden, hidden}, TensorRole::Linear, layer);
+    table.add(prefix + "attention.query_key_value.bias", {3 * hidden}, TensorRole::Bias, layer);
+    table.add(prefix + "attention.dense.weight", {hidden, hidden}, TensorRole::Linear, layer);
+    table.add(prefix + "attention.dense.bias", {hidden}, TensorRole::Bias, layer);
+    table.add(prefix + "mlp.dense_h_to_4h.weight", {intermediate, hidden}, TensorRole::Linear, layer);
+    table.add(prefix + "mlp.dense_h_to_4h.bias", {intermediate}, TensorRole::Bias, layer);
+    table.add(prefix + "mlp.dense_4h_to_h.weight", {hidden, intermediate}, TensorRole::Linear, layer);
+    table.add(prefix + "mlp.dense_4h_to_h.bias", {hidden}, TensorRole::Bias, layer);
+  }
+  table.add("gpt_neox.final_layer_norm.weight", {hidden}, TensorRole::Norm);
+  table.add("gpt_neox.final_layer_norm.bias", {hidden}, TensorRole::Norm);
+  table.add("embed_out.weight", {vocab, hidden}, TensorRole::Unembedding);
+  return table;
+}
+
+double neox_training_flops(const formats::NeoxConfig& config, int batch, int seq_len) {
+  const double hidden = config.hidden_size, intermediate = config.intermediate_size, vocab = config.vocab_size;
+  const double layers = config.num_hidden_layers;
+  const double tokens = static_cast<double>(batch) * seq_len;
+  // Weights that enter a GEMM: QKV 3H², dense H², MLP 2·H·I per layer, and the
+  // unembedding V·H (the embedding is a lookup). Forward 2 FLOPs per weight
+  // per token, backward 4 (input and weight gradients).
+  const double matmul_weights = layers * (4.0 * hidden * hidden + 2.0 * hidden * intermediate) + vocab * hidden;
+  // Causal attention: T(T+1)/2 (query, key) pairs per sequence, each costing
+  // 2·H for q·k and 2·H for p·v forward, three times that forward+backward.
+  // The probabilities we recompute in the backward pass are not counted.
+  const double pairs = static_cast<double>(batch) * seq_len * (seq_len + 1.0) / 2.0;
+  return 6.0 * matmul_weights * tokens + 12.0 * layers * hidden * pairs;
+}
+
+// ------------------------------------------------------------------ activations
+
+struct GptNeox::Activations {
+  struct LayerOffsets {
+    std::size_t input_norm_weight, input_norm_bias, post_norm_weight, post_norm_bias;
+    std::size_t qkv_weight, qkv_bias, dense_weight, dense_bias;
+    std::size_t up_weight, up_bias, down_weight, down_bias;
+  };
+
+  Activations(const formats::NeoxConfig& config, const ParameterTable& table, int max_batch, int max_seq_len)
+      : hidden(config.hidden_size),
+        intermediate(config.intermediate_size),
+        vocab(config.vocab_size),
+        layers(config.num_hidden_layers),
+        heads(config.num_attention_heads),
+        head_dim(head_dim_of(config)),
+        rotary_dims(rotary_dims_of(config)),
+        max_tokens(static_cast<std::int64_t>(max_batch) * max_seq_len),
+        gelu(*ops::gelu_kind_from_name(config.hidden_act)),
+        attention(max_seq_len) {
+    const auto tokens = static_cast<std::size_t>(max_tokens);
+    const auto h = static_cast<std::size_t>(hidden), i = static_cast<std::size_t>(intermediate);
+    const auto l = static_cast<std::size_t>(layers);
+    inputs.resize(tokens);
+    targets.resize(tokens);
+    residual.resize((l + 1) * tokens * h);
+    if (!config.use_parallel_residual) residual_mid.resize(l * tokens * h);
+    input_norm_out.resize(l * tokens * h);
+    post_norm_out.resize(l * tokens * h);
+    input_norm_mean.resize(l * tokens);
+    input_norm_rstd.resize(l * tokens);
+    post_norm_mean.resize(l * tokens);
+    post_norm_rstd.resize(l * tokens);
+    qkv.resize(l * tokens * 3 * h);
+    attention_lse.resize(l * tokens * static_cast<std::size_t>(heads));
+    attention_out.resize(l * tokens * h);
+    mlp_pre.resize(l * tokens * i);
+    mlp_act.resize(l * tokens * i);
+    final_out.resize(tokens * h);
+    final_mean.resize(tokens);
+    final_rstd.resize(tokens);
+    logits.resize(tokens * static_cast<std::size_t>(vocab));
+    token_losses.resize(tokens);
+    logits_lse.resize(tokens);
+    d_residual.resize(tokens * h);
+    d_normalized.resize(tokens * h);
+    d_attention_out.resize(tokens * h);
+    d_qkv.resize(tokens * 3 * h);
+    d_mlp.resize(tokens * i);
+    const int half = rotary_dims / 2;
+    rotary_cos.resize(static_cast<std::size_t>(max_seq_len) * half);
+    rotary_sin.resize(static_cast<std::size_t>(max_seq_len) * half);
+    if (half > 0)
+      ops::rotary_tables(rotary_cos.data(), rotary_sin.data(), max_seq_len, rotary_dims, config.rotary_emb_base);
+
+    embed_in = table.at("gpt_neox.embed_in.weight").offset;
+    final_weight = table.at("gpt_neox.final_layer_norm.weight").offset;
+    final_bias = table.at("gpt_neox.final_layer_norm.bias").offset;
+    embed_out = table.at("embed_out.weight").offset;
+    for (int layer = 0; layer < layers; ++layer) {
+      const std::string prefix = layer_prefix(layer);
+      auto at = [&](const char* name) { return table.at(prefix + name).offset; };
+      layer_offsets.push_back({at("input_layernorm.weight"), at("input_layernorm.bias"),
+                               at("post_attention_layernorm.weight"), at("post_attention_layernorm.bias"),
+                               at("attention.query_key_value.weight"), at("attention.query_key_value.bias"),
+                               at("attention.dense.weight"), at("attention.dense.bias"), at("mlp.dense_h_to_4h.weight"),
+                               at("mlp.dense_h_to_4h.bias"), at("mlp.dense_4h_to_h.weight"),
+                               at("mlp.dense_4h_to_h.bias")});
+    }
+  }
+
+  // Per-layer slices (layer strides use max_tokens, so addresses never move).
+  float* at(std::vector<float>& buffer, int layer, std::int64_t width) {
+    return buffer.data() + static_cast<std::int64_t>(layer) * max_tokens * width;
+  }
+
+  std::size_t bytes() const {
+    std::size_t floats = 0;
+    for (const std::vector<float>* buffer :
+         {&residual,        &residual_mid,    &input_norm_out, &post_norm_out, &input_norm_mean,
+          &input_norm_rstd, &post_norm_mean,  &post_norm_rstd, &qkv,           &attention_lse,
+          &attention_out,   &mlp_pre,         &mlp_act,        &final_out,     &final_mean,
+          &final_rstd,      &logits,          &token_losses,   &logits_lse,    &d_residual,
+          &d_normalized,    &d_attention_out, &d_qkv,          &d_mlp,         &rotary_cos,
+          &rotary_sin})
+      floats += buffer->size();
+    return floats * sizeof(float) + (inputs.size() + targets.size()) * sizeof(std::int32_t) + attention.bytes();
+  }
+
+  int hidden, intermediate, vocab, layers, heads, head_dim, rotary_dims;
+  std::int64_t max_tokens;
+  ops::GeluKind gelu;
+  ops::AttentionWorkspace attention;
+
+  std::vector<std::int32_t> inputs;    // (max_tokens)  tokens[:, :T] flattened
+  std::vector<std::int32_t> targets;   // (max_tokens)  tokens[:, 1:] flattened
+  std::vector<float> residual;         // (L + 1, max_tokens, H)  stream entering layer l; [L] after the last
+  std::vector<float> residual_mid;     // (L, max_tokens, H)  x + attention (sequential residual only)
+  std::vector<float> input_norm_out;   // (L, max_tokens, H)
+  std::vector<float> post_norm_out;    // (L, max_tokens, H)
+  std::vector<float> input_norm_mean;  // (L, max_tokens)
+  std::vector<float> input_norm_rstd;  // (L, max_tokens)
+  std::vector<float> post_norm_mean;   // (L, max_tokens)
+  std::vector<float> post_norm_rstd;   // (L, max_tokens)
+  std::vector<float> qkv;              // (L, max_tokens, 3H)  after rotary
+  std::vector<float> attention_lse;    // (L, max_batch, heads, max_seq_len) packed as (L, B, heads, T)
+  std::vector<float> attention_out;    // (L, max_tokens, H)  heads concatenated, before `dense`
+  std::vector<float> mlp_pre;          // (L, max_tokens, I)  before GELU
+  std::vector<float> mlp_act;          // (L, max_tokens, I)  after GELU
+  std::vector<float> final_out;        // (max_tokens, H)
+  std::vector<float> final_mean;       // (max_tokens)
+  std::vector<float> final_rstd;       // (max_tokens)
+  std::vector<float> logits;           // (max_tokens, V)  d(loss)/d(logits) after backward
+  std::vector<float> token_losses;     // (max_tokens)
+  std::vector<float> logits_lse;       // (max_tokens)
+  std::vector<float> d_residual;       // (max_tokens, H)
+  std::vector<float> d_normalized;     // (max_tokens, H)  gradient at a layer-norm output
+  std::vector<float> d_attention_out;  // (max_tokens, H)
+  std::vector<float> d_qkv;            // (max_tokens, 3H)
+  std::vector<float> d_mlp;            // (max_tokens, I)
+  std::vector<float> rotary_cos;       // (max_seq_len, rotary_dims / 2)
+  std::vector<float> rotary_sin;       // (max_seq_len, rotary_dims / 2)
+
+  std::size_t embed_in = 0, final_weight = 0, final_bias = 0, embed_out = 0;
+  std::vector<LayerOffsets> layer_offsets;
+};
+
+// ------------------------------------------------------------------ model
+
+GptNeox::GptNeox(const formats::NeoxConfig& config, int max_batch, int max_seq_len)
+    : config_(config), max_batch_(max_batch), max_seq_len_(max_seq_len) {
+  validate_neox_config(config_, "GPT-NeoX config");
+  LLC_CHECK(max_batch > 0 && max_seq_len > 0, ConfigError, "GptNeox", "pass a batch size and sequence length >= 1",
+            "max_batch {} and max_seq_len {} must be positive", max_batch, max_seq_len);
+  table_ = make_neox_parameter_table(config_);
+  parameters_.assign(table_.total_size(), 0.0f);
+  activations_ = std::make_unique<Activations>(config_, table_, max_batch, max_seq_len);
+}
+
+GptNeox::~GptNeox() = default;
+
+std::unique_ptr<GptNeox> GptNeox::from_checkpoint(const formats::Checkpoint& checkpoint, int max_batch,
+                                                  int max_seq_len) {
+  auto model = std::make_unique<GptNeox>(checkpoint.config(), max_batch, max_seq_len);
+  model->load(checkpoint);
+  return model;
+}
+
+std::span<float> GptNeox::parameter(const std::string& name) {
+  return table_.slice(std::span<float>(parameters_), table_.at(name));
+}
+
+void GptNeox::init_random(std::uint64_t seed, float init_std) {
+  const double layers = config_.num_hidden_layers, hidden = config_.hidden_size;
+  // GPT-NeoX "wang_init" for the projections that write into the residual stream.
+  const float output_std = static_cast<float>(2.0 / (layers * std::sqrt(hidden)));
+  auto ends_with = [](const std::string& name, std::string_view suffix) {
+    return name.size() >= suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+  };
+  const auto& views = table_.views();
+  for (std::size_t index = 0; index < views.size(); ++index) {
+    const ParameterView& view = views[index];
+    float* values = parameters_.data() + view.offset;
+    const bool is_weight = ends_with(view.name, ".weight");
+    if (view.role == TensorRole::Norm) {
+      std::fill(values, values + view.size, is_weight ? 1.0f : 0.0f);
+    } else if (view.role == TensorRole::Bias) {
+      std::fill(values, values + view.size, 0.0f);
+    } else {
+      const bool output_projection =
+          ends_with(view.name, "attention.dense.weight") || ends_with(view.name, "mlp.dense_4h_to_h.weight");
+      CounterRng(seed, stream_id(kInitStream, index))
+          .fill_normal(values, view.size, 0, output_projection ? output_std : init_std);
+    }
+  }
+}
+
+void GptNeox::load(const formats::Checkpoint& checkpoint) {
+  const std::string& where = checkpoint.path();
+  for (const ParameterView& view : table_.views()) {
+    LLC_CHECK(checkpoint.contains(view.name), InputError, where,
+              "the checkpoint must be a GPT-NeoX model with the config's layer count and HF tensor names",
+              "tensor '{}' is missing", view.name);
+    const formats::TensorView tensor = checkpoint.tensor(view.name);
+    LLC_CHECK(tensor.info.shape == view.shape, InputError, where,
+              "config.json and the weights disagree; check hidden_size, intermediate_size, vocab_size",
+              "tensor '{}' has shape [{}], the config implies [{}]", view.name, fmt::join(tensor.info.shape, ", "),
+              fmt::join(view.shape, ", "));
+    LLC_CHECK(formats::dtype_is_float(tensor.info.dtype), InputError, where,
+              "weights must be stored as F32, F16, BF16 or F64", "tensor '{}' has dtype {}", view.name,
+              formats::dtype_name(tensor.info.dtype));
+    tensor.copy_to_f32(parameters_.data() + view.offset);
+  }
+  std::vector<std::string> unexpected;
+  for (const formats::TensorInfo& info : checkpoint.tensors())
+    if (!table_.find(info.name) && !is_ignored_buffer(info.name)) unexpected.push_back(info.name);
+  LLC_CHECK(unexpected.empty(), InputError, where,
+            "this is not the GPT-NeoX architecture the config describes (or it has extra heads)",
+            "{} unexpected tensor(s), e.g. '{}'", unexpected.size(), unexpected.empty() ? "" : unexpected.front());
+  backward_ready_ = false;
+}
+
+void GptNeox::save(const std::string& directory) const {
+  std::error_code error;
+  std::filesystem::create_directories(directory, error);
+  LLC_CHECK(!error, IoError, directory, "check the path and permissions", "cannot create the directory: {}",
+            error.message());
+  std::vector<formats::TensorData> tensors;
+  tensors.reserve(table_.views().size());
+  for (const ParameterView& view : table_.views())
+    tensors.push_back(formats::TensorData::from_f32(
+        view.name, view.shape, std::span<const float>(parameters_).subspan(view.offset, view.size)));
+  formats::write_safetensors(directory + "/model.safetensors", tensors, {{"format", "pt"}});
+  const std::string config_path = directory + "/config.json";
+  const std::string temporary = config_path + ".tmp";
+  {
+    std::ofstream out(temporary);
+    LLC_CHECK(out.good(), IoError, temporary, "check the path and permissions", "cannot open for writing");
+    out << config_.to_json().dump(2) << "\n";
+    LLC_CHECK(out.good(), IoError, temporary, "check free disk space", "write failed");
+  }
+  std::filesystem::rename(temporary, config_path, error);
+  LLC_CHECK(!error, IoError, config_path, "check the path and permissions", "cannot rename {}: {}", temporary,
+            error.message());
+}
+
+double GptNeox::forward(const std::int32_t* tokens, int batch, int seq_len) {
+  LLC_CHECK(batch >= 1 && batch <= max_batch_, InputError, "GptNeox::forward",
+            "split the batch or build the model with a larger max_batch",
+            "batch {} is outside [1, {}] (the max_batch the model was built for)", batch, max_batch_);
+  LLC_CHECK(seq_len >= 1 && seq_len <= max_seq_len_, InputError, "GptNeox::forward",
+            "build the model with a larger max_seq_len", "seq_len {} is outside [1, {}]", seq_len, max_seq_len_);
+  Activations& a = *activations_;
+  const std::int64_t rows = static_cast<std::int64_t>(batch) * seq_len;
+  const int hidden = a.hidden, intermediate = a.intermediate, vocab = a.vocab;
+  backward_ready_ = false;
+  for (int sequence = 0; sequence < batch; ++sequence) {
+    const std::int32_t* window = tokens + static_cast<std::int64_t>(sequence) * (seq_len + 1);
+    for (int t = 0; t <= seq_len; ++t) {
+      LLC_CHECK(window[t] >= 0 && window[t] < vocab, InputError, fmt::format("token batch [{}, {}]", sequence, t),
+                "the tokens must come from the model's tokenizer (vocab_size in config.json)",
+                "token {} is outside the vocabulary [0, {})", window[t], vocab);
+    }
+    std::copy(window, window + seq_len, a.inputs.data() + static_cast<std::int64_t>(sequence) * seq_len);
+    std::copy(window + 1, window + seq_len + 1, a.targets.data() + static_cast<std::int64_t>(sequence) * seq_len);
+  }
+
+  const float* params = parameters_.data();
+  const float eps = static_cast<float>(config_.layer_norm_eps);
+  ops::embedding_forward(a.at(a.residual, 0, hidden), a.inputs.data(), params + a.embed_in, rows, hidden);
+  for (int layer = 0; layer < a.layers; ++layer) {
+    const Activations::LayerOffsets& w = a.layer_offsets[static_cast<std::size_t>(layer)];
+    const float* x = a.at(a.residual, layer, hidden);   // (rows, H)
+    float* next = a.at(a.residual, layer + 1, hidden);  // (rows, H)
+    float* input_norm = a.at(a.input_norm_out, layer, hidden);
+    float* qkv = a.at(a.qkv, layer, 3 * hidden);
+    float* attention_out = a.at(a.attention_out, layer, hidden);
+    float* post_norm = a.at(a.post_norm_out, layer, hidden);
+    float* mlp_pre = a.at(a.mlp_pre, layer, intermediate);
+    float* mlp_act = a.at(a.mlp_act, layer, intermediate);
+
+    ops::layernorm_forward(input_norm, a.at(a.input_norm_mean, layer, 1), a.at(a.input_norm_rstd, layer, 1), x,
+                           params + w.input_norm_weight, params + w.input_norm_bias, rows, hidden, eps);
+    ops::linear_forward(qkv, input_norm, params + w.qkv_weight, params + w.qkv_bias, rows, hidden, 3 * hidden);
+    if (a.rotary_dims > 0)
+      ops::rotary_forward(qkv, a.rotary_cos.data(), a.rotary_sin.data(), batch, seq_len, a.heads, a.head_dim,
+                          a.rotary_dims);
+    ops::attention_forward(attention_out, a.at(a.attention_lse, layer, a.heads), qkv, batch, seq_len, a.heads,
+                           a.head_dim, a.attention);
+    // The MLP reads x (parallel residual) or x + attention (sequential).
+    const float* mlp_input = x;
+    if (config_.use_parallel_residual) {
+      copy(next, x, rows * hidden);
+      ops::linear_forward(next, attention_out, params + w.dense_weight, params + w.dense_bias, rows, hidden, hidden,
+                          /*accumulate=*/true);
+    } else {
+      float* mid = a.at(a.residual_mid, layer, hidden);
+      copy(mid, x, rows * hidden);
+      ops::linear_forward(mid, attention_out, params + w.dense_weight, params + w.dense_bias, rows, hidden, hidden,
+                          /*accumulate=*/true);
+      copy(next, mid, rows * hidden);
+      mlp_input = mid;
+    }
+    ops::layernorm_forward(post_norm, a.at(a.post_norm_mean, layer, 1), a.at(a.post_norm_rstd, layer, 1), mlp_input,
+                           params + w.post_norm_weight, params + w.post_norm_bias, rows, hidden, eps);
+    ops::linear_forward(mlp_pre, post_norm, params + w.up_weight, params + w.up_bias, rows, hidden, intermediate);
+    ops::gelu_forward(mlp_act, mlp_pre, rows * intermediate, a.gelu);
+    ops::linear_forward(next, mlp_act, params + w.down_weight, params + w.down_bias, rows, intermediate, hidden,
+                        /*accumulate=*/true);
+  }
+  ops::layernorm_forward(a.final_out.data(), a.final_mean.data(), a.final_rstd.data(),
+                         a.at(a.residual, a.layers, hidden), params + a.final_weight, params + a.final_bias, rows,
+                         hidden, eps);
+  ops::linear_forward(a.logits.data(), a.final_out.data(), params + a.embed_out, nullptr, rows, hidden, vocab);
+  const double loss = ops::cross_entropy_forward(a.token_losses.data(), a.logits_lse.data(), a.logits.data(),
+                                                 a.targets.data(), rows, vocab);
+  batch_ = batch;
+  seq_len_ = seq_len;
+  backward_ready_ = true;
+  return loss;
+}
+
+void GptNeox::backward(std::span<float> gradient) {
+  LLC_CHECK(backward_ready_, InputError, "GptNeox::backward", "call forward() on the batch first",
+            "backward() needs a forward() since the last backward() or load()");
+  LLC_CHECK(gradient.size() == parameters_.size(), InputError, "GptNeox::backward",
+            "pass a buffer of num_parameters() floats", "gradient has {} floats, the model has {} parameters",
+            gradient.size(), parameters_.size());
+  Activations& a = *activations_;
+  const std::int64_t rows = static_cast<std::int64_t>(batch_) * seq_len_;
+  const int hidden = a.hidden, intermediate = a.intermediate, vocab = a.vocab;
+  const float* params = parameters_.data();
+  float* grads = gradient.data();
+  float* d_residual = a.d_residual.data();      // (rows, H)  d(loss)/d(residual stream)
+  float* d_normalized = a.d_normalized.data();  // (rows, H)
+  float* d_attention_out = a.d_attention_out.data();
+  float* d_qkv = a.d_qkv.data();
+  float* d_mlp = a.d_mlp.data();
+  backward_ready_ = false;
+
+  // The loss is a mean over rows; d_logits overwrite the logits in place.
+  ops::cross_entropy_backward(a.logits.data(), a.logits.data(), a.logits_lse.data(), a.targets.data(),
+                              1.0f / static_cast<float>(rows), rows, vocab);
+  ops::linear_backward(d_normalized, grads + a.embed_out, nullptr, a.logits.data(), a.final_out.data(),
+                       params + a.embed_out, rows, hidden, vocab);
+  zero(d_residual, rows * hidden);
+  ops::layernorm_backward(d_residual, grads + a.final_weight, grads + a.final_bias, d_normalized,
+                          a.at(a.residual, a.layers, hidden), a.final_mean.data(), a.final_rstd.data(),
+                          params + a.final_weight, rows, hidden);
+
+  for (int layer = a.layers - 1; layer >= 0; --layer) {
+    const Activations::LayerOffsets& w = a.layer_offsets[static_cast<std::size_t>(layer)];
+    const float* x = a.at(a.residual, layer, hidden);
+    const float* input_norm = a.at(a.input_norm_out, layer, hidden);
+    const float* qkv = a.at(a.qkv, layer, 3 * hidden);
+    const float* attention_out = a.at(a.attention_out, layer, hidden);
+    const float* post_norm = a.at(a.post_norm_out, layer, hidden);
+    const float* mlp_pre = a.at(a.mlp_pre, layer, intermediate);
+    const float* mlp_act = a.at(a.mlp_act, layer, intermediate);
+    const float* mlp_input = config_.use_parallel_residual ? x : a.at(a.residual_mid, layer, hidden);
+
+    // Parallel residual: y = x + A(LN₁x) + M(LN₂x), so both branches read
+    // dy and the layer norms add their input gradients onto dy (= dx).
+    // Sequential: y = m + M(LN₂m), m = x + A(LN₁x): the MLP branch first turns
+    // dy into dm in place, then the attention branch reads dm.
+    if (config_.use_parallel_residual)
+      ops::linear_backward(d_attention_out, grads + w.dense_weight, grads + w.dense_bias, d_residual, attention_out,
+                           params + w.dense_weight, rows, hidden, hidden);
+    ops::linear_backward(d_mlp, grads + w.down_weight, grads + w.down_bias, d_residual, mlp_act, params + w.down_weight,
+                         rows, intermediate, hidden);
+    ops::gelu_backward(d_mlp, d_mlp, mlp_pre, rows * intermediate, a.gelu);
+    ops::linear_backward(d_normalized, grads + w.up_weight, grads + w.up_bias, d_mlp, post_norm, params + w.up_weight,
+                         rows, hidden, intermediate);
+    ops::layernorm_backward(d_residual, grads + w.post_norm_weight, grads + w.post_norm_bias, d_normalized, mlp_input,
+                            a.at(a.post_norm_mean, layer, 1), a.at(a.post_norm_rstd, layer, 1),
+                            params + w.post_norm_weight, rows, hidden);
+    if (!config_.use_parallel_residual)
+      ops::linear_backward(d_attention_out, grads + w.dense_weight, grads + w.dense_bias, d_residual, attention_out,
+                           params + w.dense_weight, rows, hidden, hidden);
+    ops::attention_backward(d_qkv, d_attention_out, attention_out, a.at(a.attention_lse, layer, a.heads), qkv, batch_,
+                            seq_len_, a.heads, a.head_dim, a.attention);
+    if (a.rotary_dims > 0)
+      ops::rotary_backward(d_qkv, a.rotary_cos.data(), a.rotary_sin.data(), batch_, seq_len_, a.heads, a.head_dim,
+                           a.rotary_dims);
+    ops::linear_backward(d_normalized, grads + w.qkv_weight, grads + w.qkv_bias, d_qkv, input_norm,
+                         params + w.qkv_weight, rows, hidden, 3 * hidden);
+    ops::layernorm_backward(d_residual, grads + w.input_norm_weight, grads + w.input_norm_bias, d_normalized, x,
+                            a.at(a.input_norm_mean, layer, 1), a.at(a.input_norm_rstd, layer, 1),
+                            params + w.input_norm_weight, rows, hidden);
+  }
+  zero(grads + a.embed_in, static_cast<std::int64_t>(vocab) * hidden);
+  ops::embedding_backward(grads + a.embed_in, d_residual, a.inputs.data(), rows, hidden);
+}
+
+std::span<const float> GptNeox::logits() const {
+  return std::span<const float>(activations_->logits)
+      .first(static_cast<std::size_t>(batch_) * seq_len_ * static_cast<std::size_t>(activations_->vocab));
+}
+
+std::span<const float> GptNeox::token_losses() const {
+  return std::span<const float>(activations_->token_losses).first(static_cast<std::size_t>(batch_) * seq_len_);
+}
+
+std::size_t GptNeox::activation_bytes() const { return activations_->bytes(); }
+
+}  // namespace llcpress
