@@ -1,0 +1,27 @@
+// A fresh directory per test, removed afterwards; tests of one binary may run
+// in parallel processes (ctest -j), so the name includes the pid.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <string>
+
+namespace llcpress::io::testing {
+
+class ScratchDirectory : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    directory_ = std::filesystem::temp_directory_path() /
+                 ("llcpress-io-" + std::to_string(::getpid()) + "-" + info->test_suite_name() + "-" + info->name());
+    std::filesystem::remove_all(directory_);
+    std::filesystem::create_directories(directory_);
+  }
+  void TearDown() override { std::filesystem::remove_all(directory_); }
+  std::filesystem::path path(const std::string& name) const { return directory_ / name; }
+  std::filesystem::path directory_;
+};
+
+}  // namespace llcpress::io::testing
