@@ -1,0 +1,442 @@
+// Every CPU op against a straightforward double-precision reference written
+// here (forward), and its backward against central differences of that
+// reference (REFERENCE-independent: no torch). Sizes are chosen to cross the
+// ops' internal block boundaries (64-column chunks, 64-row query blocks, the
+// 1024-entry exp-sum segments, the 2048-element GELU chunks).
+//
+// Tolerances. An op output is a short chain of float reductions over at most
+// n ≈ 1100 terms. Float rounding (u = 2⁻²⁴ ≈ 6e-8) of an n-term sum of
+// random-sign terms grows like √n·u·Σ|terms|; at n = 1100 that is ≈ 2e-6 of
+// Σ|terms|, and for our O(1) random inputs Σ|terms| is within a small factor of
+// the largest output, so errors of a few 1e-6 are expected.
+// kOpTolerance = 2e-5 (≈ 330 u) leaves a margin of several times that while
+// any wrong index, sign, scale or missing term gives errors ≥ 1e-2. The
+// central-difference references carry ≈ 1e-9 error (op_reference.h), so they
+// do not count against the budget.
+#include <gtest/gtest.h>
+#include <omp.h>
+
+#include <cmath>
+#include <numeric>
+
+#include "model/ops/attention.h"
+#include "model/ops/cross_entropy.h"
+#include "model/ops/embedding.h"
+#include "model/ops/gelu.h"
+#include "model/ops/layernorm.h"
+#include "model/ops/linear.h"
+#include "model/ops/rotary.h"
+#include "op_reference.h"
+
+namespace llcpress {
+namespace {
+
+using test::central_difference_gradient;
+using test::max_relative_error;
+using test::random_normal;
+using test::to_double;
+
+constexpr double kOpTolerance = 2e-5;
+
+// Runs a test body with 1 and with 3 OpenMP threads (3 does not divide the
+// work evenly, so chunk-boundary bugs show up on a 2-core machine too).
+template <typename Body>
+void with_thread_counts(Body body) {
+  const int saved = omp_get_max_threads();
+  for (int threads : {1, 3}) {
+    SCOPED_TRACE(testing::Message() << threads << " OpenMP threads");
+    omp_set_num_threads(threads);
+    body();
+  }
+  omp_set_num_threads(saved);
+}
+
+// ------------------------------------------------------------------ linear
+
+std::vector<double> linear_reference(const std::vector<double>& x, const std::vector<double>& w,
+                                     const std::vector<double>* b, int rows, int in, int out) {
+  std::vector<double> y(static_cast<std::size_t>(rows) * out);
+  for (int r = 0; r < rows; ++r)
+    for (int o = 0; o < out; ++o) {
+      double sum = b ? (*b)[o] : 0.0;
+      for (int i = 0; i < in; ++i) sum += x[r * in + i] * w[o * in + i];
+      y[r * out + o] = sum;
+    }
+  return y;
+}
+
+TEST(Ops, LinearForwardMatchesReference) {
+  with_thread_counts([] {
+    const int rows = 5, in = 37, out = 70;
+    auto x = random_normal(rows * in, 1), w = random_normal(out * in, 2, 0.2f), b = random_normal(out, 3);
+    const auto xd = to_double(x), wd = to_double(w), bd = to_double(b);
+    std::vector<float> y(rows * out, 123.0f);
+    ops::linear_forward(y.data(), x.data(), w.data(), b.data(), rows, in, out);
+    EXPECT_LE(max_relative_error(y, linear_reference(xd, wd, &bd, rows, in, out)), kOpTolerance);
+    ops::linear_forward(y.data(), x.data(), w.data(), nullptr, rows, in, out);
+    EXPECT_LE(max_relative_error(y, linear_reference(xd, wd, nullptr, rows, in, out)), kOpTolerance);
+    // accumulate: y ← y + x·Wᵀ + b on top of existing values.
+    auto base = random_normal(rows * out, 4);
+    y = base;
+    ops::linear_forward(y.data(), x.data(), w.data(), b.data(), rows, in, out, /*accumulate=*/true);
+    auto expected = linear_reference(xd, wd, &bd, rows, in, out);
+    for (std::size_t i = 0; i < expected.size(); ++i) expected[i] += base[i];
+    EXPECT_LE(max_relative_error(y, expected), kOpTolerance);
+  });
+}
+
+TEST(Ops, LinearBackwardMatchesCentralDifferences) {
+  with_thread_counts([] {
+    const int rows = 6, in = 9, out = 70;
+    auto x = random_normal(rows * in, 11), w = random_normal(out * in, 12, 0.3f), b = random_normal(out, 13);
+    auto d_output = random_normal(rows * out, 14);
+    // Pack (x, W, b) into one vector for the central differences.
+    std::vector<double> packed = to_double(x);
+    for (float v : w) packed.push_back(v);
+    for (float v : b) packed.push_back(v);
+    auto reference = [&](const std::vector<double>& p) {
+      std::vector<double> xs(p.begin(), p.begin() + rows * in),
+          ws(p.begin() + rows * in, p.begin() + rows * in + out * in), bs(p.begin() + rows * in + out * in, p.end());
+      return linear_reference(xs, ws, &bs, rows, in, out);
+    };
+    const auto expected = central_difference_gradient(reference, packed, to_double(d_output));
+    std::vector<float> d_x(rows * in), d_w(out * in), d_b(out);
+    ops::linear_backward(d_x.data(), d_w.data(), d_b.data(), d_output.data(), x.data(), w.data(), rows, in, out);
+    const std::vector<double> expected_x(expected.begin(), expected.begin() + rows * in);
+    const std::vector<double> expected_w(expected.begin() + rows * in, expected.begin() + rows * in + out * in);
+    const std::vector<double> expected_b(expected.begin() + rows * in + out * in, expected.end());
+    EXPECT_LE(max_relative_error(d_x, expected_x), kOpTolerance);
+    EXPECT_LE(max_relative_error(d_w, expected_w), kOpTolerance);
+    EXPECT_LE(max_relative_error(d_b, expected_b), kOpTolerance);
+  });
+}
+
+// ------------------------------------------------------------------ layer norm
+
+std::vector<double> layernorm_reference(const std::vector<double>& x, const std::vector<double>& weight,
+                                        const std::vector<double>& bias, int rows, int hidden, double eps) {
+  std::vector<double> y(x.size());
+  for (int r = 0; r < rows; ++r) {
+    double mean = 0.0, variance = 0.0;
+    for (int j = 0; j < hidden; ++j) mean += x[r * hidden + j];
+    mean /= hidden;
+    for (int j = 0; j < hidden; ++j) variance += (x[r * hidden + j] - mean) * (x[r * hidden + j] - mean);
+    variance /= hidden;
+    for (int j = 0; j < hidden; ++j)
+      y[r * hidden + j] = (x[r * hidden + j] - mean) / std::sqrt(variance + eps) * weight[j] + bias[j];
+  }
+  return y;
+}
+
+TEST(Ops, LayerNormForwardAndBackward) {
+  with_thread_counts([] {
+    const int rows = 4, hidden = 70;
+    const float eps = 1e-5f;
+    auto x = random_normal(rows * hidden, 21);
+    for (float& v : x) v += 3.0f;  // a mean far from 0 exposes single-pass variance formulas
+    auto weight = random_normal(hidden, 22, 0.2f), bias = random_normal(hidden, 23);
+    for (float& v : weight) v += 1.0f;
+    std::vector<float> y(rows * hidden), mean(rows), rstd(rows);
+    ops::layernorm_forward(y.data(), mean.data(), rstd.data(), x.data(), weight.data(), bias.data(), rows, hidden, eps);
+    EXPECT_LE(
+        max_relative_error(y, layernorm_reference(to_double(x), to_double(weight), to_double(bias), rows, hidden, eps)),
+        kOpTolerance);
+
+    auto d_output = random_normal(rows * hidden, 24);
+    std::vector<double> packed = to_double(x);
+    for (float v : weight) packed.push_back(v);
+    for (float v : bias) packed.push_back(v);
+    auto reference = [&](const std::vector<double>& p) {
+      return layernorm_reference(std::vector<double>(p.begin(), p.begin() + rows * hidden),
+                                 std::vector<double>(p.begin() + rows * hidden, p.begin() + rows * hidden + hidden),
+                                 std::vector<double>(p.begin() + rows * hidden + hidden, p.end()), rows, hidden, eps);
+    };
+    const auto expected = central_difference_gradient(reference, packed, to_double(d_output));
+    // d_input accumulates: start from a known buffer and subtract it after.
+    auto d_x = random_normal(rows * hidden, 25);
+    const auto d_x_before = d_x;
+    std::vector<float> d_weight(hidden, 7.0f), d_bias(hidden, 7.0f);
+    ops::layernorm_backward(d_x.data(), d_weight.data(), d_bias.data(), d_output.data(), x.data(), mean.data(),
+                            rstd.data(), weight.data(), rows, hidden);
+    std::vector<double> d_x_added(d_x.size());
+    for (std::size_t i = 0; i < d_x.size(); ++i)
+      d_x_added[i] = static_cast<double>(d_x[i]) - static_cast<double>(d_x_before[i]);
+    EXPECT_LE(max_relative_error(d_x_added, std::vector<double>(expected.begin(), expected.begin() + rows * hidden)),
+              kOpTolerance);
+    EXPECT_LE(max_relative_error(d_weight, std::vector<double>(expected.begin() + rows * hidden,
+                                                               expected.begin() + rows * hidden + hidden)),
+              kOpTolerance);
+    EXPECT_LE(
+        max_relative_error(d_bias, std::vector<double>(expected.begin() + rows * hidden + hidden, expected.end())),
+        kOpTolerance);
+  });
+}
+
+// ------------------------------------------------------------------ embedding
+
+TEST(Ops, EmbeddingForwardAndBackward) {
+  with_thread_counts([] {
+    const int vocab = 9, hidden = 70, rows = 12;
+    const std::vector<std::int32_t> tokens = {3, 0, 8, 3, 3, 5, 1, 0, 8, 2, 7, 3};  // repeats on purpose
+    auto table = random_normal(vocab * hidden, 31);
+    std::vector<float> output(rows * hidden);
+    ops::embedding_forward(output.data(), tokens.data(), table.data(), rows, hidden);
+    for (int r = 0; r < rows; ++r)
+      for (int j = 0; j < hidden; ++j) ASSERT_EQ(output[r * hidden + j], table[tokens[r] * hidden + j]);
+
+    auto d_output = random_normal(rows * hidden, 32);
+    auto reference = [&](const std::vector<double>& t) {
+      std::vector<double> out(rows * hidden);
+      for (int r = 0; r < rows; ++r)
+        for (int j = 0; j < hidden; ++j) out[r * hidden + j] = t[tokens[r] * hidden + j];
+      return out;
+    };
+    const auto expected = central_difference_gradient(reference, to_double(table), to_double(d_output));
+    std::vector<float> d_table(vocab * hidden, 0.0f);
+    ops::embedding_backward(d_table.data(), d_output.data(), tokens.data(), rows, hidden);
+    EXPECT_LE(max_relative_error(d_table, expected), kOpTolerance);
+    // Row 4 and 6 never occur: their gradient stays exactly zero.
+    for (int j = 0; j < hidden; ++j) EXPECT_EQ(d_table[4 * hidden + j], 0.0f);
+  });
+}
+
+// ------------------------------------------------------------------ rotary
+
+std::vector<double> rotary_reference(std::vector<double> qkv, int batch, int seq_len, int heads, int head_dim,
+                                     int rotary_dims, double base) {
+  const int half = rotary_dims / 2, width = 3 * heads * head_dim;
+  for (int b = 0; b < batch; ++b)
+    for (int t = 0; t < seq_len; ++t)
+      for (int h = 0; h < heads; ++h)
+        for (int part = 0; part < 2; ++part) {
+          double* x = qkv.data() + (b * seq_len + t) * width + h * 3 * head_dim + part * head_dim;
+          for (int j = 0; j < half; ++j) {
+            const double angle = t * std::pow(base, -2.0 * j / rotary_dims);
+            const double first = x[j], second = x[j + half];
+            x[j] = first * std::cos(angle) - second * std::sin(angle);
+            x[j + half] = second * std::cos(angle) + first * std::sin(angle);
+          }
+        }
+  return qkv;
+}
+
+TEST(Ops, RotaryForwardAndBackward) {
+  with_thread_counts([] {
+    const int batch = 2, seq_len = 6, heads = 3, head_dim = 8;
+    const double base = 10000.0;
+    for (int rotary_dims : {2, 4, 8}) {
+      SCOPED_TRACE(testing::Message() << "rotary_dims " << rotary_dims);
+      const int half = rotary_dims / 2, width = 3 * heads * head_dim;
+      std::vector<float> cos_table(seq_len * half), sin_table(seq_len * half);
+      ops::rotary_tables(cos_table.data(), sin_table.data(), seq_len, rotary_dims, base);
+      auto qkv = random_normal(batch * seq_len * width, 41);
+      const auto expected = rotary_reference(to_double(qkv), batch, seq_len, heads, head_dim, rotary_dims, base);
+      ops::rotary_forward(qkv.data(), cos_table.data(), sin_table.data(), batch, seq_len, heads, head_dim, rotary_dims);
+      EXPECT_LE(max_relative_error(qkv, expected), kOpTolerance);
+
+      auto d_qkv = random_normal(batch * seq_len * width, 42);
+      const auto d_expected = central_difference_gradient(
+          [&](const std::vector<double>& p) {
+            return rotary_reference(p, batch, seq_len, heads, head_dim, rotary_dims, base);
+          },
+          to_double(random_normal(batch * seq_len * width, 43)), to_double(d_qkv));
+      ops::rotary_backward(d_qkv.data(), cos_table.data(), sin_table.data(), batch, seq_len, heads, head_dim,
+                           rotary_dims);
+      EXPECT_LE(max_relative_error(d_qkv, d_expected), kOpTolerance);
+    }
+  });
+}
+
+TEST(Ops, RotaryTablesFollowFloat32AngleArithmetic) {
+  // transformers forms the angle as fp32(position) · fp32(inv_freq); at
+  // position 2047 an angle differs from the exact real one by up to ~1e-4, so
+  // the table must be checked against that fp32 angle (to one rounding of
+  // cos/sin), not against the exact angle.
+  const int positions = 2048, rotary_dims = 16, half = rotary_dims / 2;
+  std::vector<float> cos_table(positions * half), sin_table(positions * half);
+  ops::rotary_tables(cos_table.data(), sin_table.data(), positions, rotary_dims, 10000.0);
+  double worst = 0.0;
+  for (int j = 0; j < half; ++j) {
+    const float inv_freq =
+        1.0f / static_cast<float>(std::pow(10000.0, static_cast<double>(static_cast<float>(2 * j) / rotary_dims)));
+    for (int p = 0; p < positions; ++p) {
+      const float angle = static_cast<float>(p) * inv_freq;
+      worst = std::max(worst, std::abs(cos_table[p * half + j] - std::cos(static_cast<double>(angle))));
+      worst = std::max(worst, std::abs(sin_table[p * half + j] - std::sin(static_cast<double>(angle))));
+    }
+  }
+  EXPECT_LE(worst, 6e-8);  // one float rounding of a value in [−1, 1]: ≤ 2⁻²⁴
+}
+
+// ------------------------------------------------------------------ attention
+
+// Naive causal attention in double; also returns each row's log-sum-exp.
+std::vector<double> attention_reference(const std::vector<double>& qkv, int batch, int seq_len, int heads, int head_dim,
+                                        std::vector<double>* lse = nullptr) {
+  const int width = 3 * heads * head_dim, hidden = heads * head_dim;
+  std::vector<double> out(static_cast<std::size_t>(batch) * seq_len * hidden);
+  if (lse) lse->assign(static_cast<std::size_t>(batch) * heads * seq_len, 0.0);
+  const double scale = 1.0 / std::sqrt(static_cast<double>(head_dim));
+  std::vector<double> scores(seq_len);
+  for (int b = 0; b < batch; ++b)
+    for (int h = 0; h < heads; ++h)
+      for (int i = 0; i < seq_len; ++i) {
+        const double* q = qkv.data() + (b * seq_len + i) * width + h * 3 * head_dim;
+        double max_score = -INFINITY;
+        for (int j = 0; j <= i; ++j) {
+          const double* k = qkv.data() + (b * seq_len + j) * width + h * 3 * head_dim + head_dim;
+          double dot = 0.0;
+          for (int c = 0; c < head_dim; ++c) dot += q[c] * k[c];
+          scores[j] = dot * scale;
+          max_score = std::max(max_score, scores[j]);
+        }
+        double sum = 0.0;
+        for (int j = 0; j <= i; ++j) sum += std::exp(scores[j] - max_score);
+        if (lse) (*lse)[(b * heads + h) * seq_len + i] = max_score + std::log(sum);
+        for (int c = 0; c < head_dim; ++c) {
+          double value = 0.0;
+          for (int j = 0; j <= i; ++j)
+            value += std::exp(scores[j] - max_score) / sum *
+                     qkv[(b * seq_len + j) * width + h * 3 * head_dim + 2 * head_dim + c];
+          out[(b * seq_len + i) * hidden + h * head_dim + c] = value;
+        }
+      }
+  return out;
+}
+
+TEST(Ops, AttentionForwardAndBackward) {
+  // seq_len 67 spans two query blocks (kQueryBlock = 64), the second partial.
+  const int batch = 2, seq_len = 67, heads = 2, head_dim = 4;
+  static_assert(ops::kQueryBlock < 67, "the test must cross a query-block boundary");
+  const int width = 3 * heads * head_dim, hidden = heads * head_dim;
+  const auto qkv = random_normal(batch * seq_len * width, 51, 1.5f);
+  const auto d_out = random_normal(batch * seq_len * hidden, 52);
+  std::vector<double> expected_lse;
+  const auto expected = attention_reference(to_double(qkv), batch, seq_len, heads, head_dim, &expected_lse);
+  // Central differences one (sequence, head) at a time: its q, k, v only
+  // reach its own outputs, so each perturbation needs one head's attention.
+  std::vector<double> d_expected(qkv.size());
+  for (int b = 0; b < batch; ++b)
+    for (int h = 0; h < heads; ++h) {
+      auto column = [&](int t, int c) {
+        return static_cast<std::size_t>((b * seq_len + t) * width + h * 3 * head_dim + c);
+      };
+      std::vector<double> slice, weights;  // (T, 3d) of this head; d_out of this head (T, d)
+      for (int t = 0; t < seq_len; ++t)
+        for (int c = 0; c < 3 * head_dim; ++c) slice.push_back(qkv[column(t, c)]);
+      for (int t = 0; t < seq_len; ++t)
+        for (int c = 0; c < head_dim; ++c) weights.push_back(d_out[(b * seq_len + t) * hidden + h * head_dim + c]);
+      const auto gradient = central_difference_gradient(
+          // The slice is laid out as the qkv of one sequence with one head.
+          [&](const std::vector<double>& p) { return attention_reference(p, 1, seq_len, 1, head_dim); }, slice,
+          weights);
+      for (int t = 0; t < seq_len; ++t)
+        for (int c = 0; c < 3 * head_dim; ++c) d_expected[column(t, c)] = gradient[t * 3 * head_dim + c];
+    }
+  with_thread_counts([&] {
+    ops::AttentionWorkspace workspace(seq_len);
+    std::vector<float> out(batch * seq_len * hidden), lse(batch * heads * seq_len);
+    ops::attention_forward(out.data(), lse.data(), qkv.data(), batch, seq_len, heads, head_dim, workspace);
+    EXPECT_LE(max_relative_error(out, expected), kOpTolerance);
+    EXPECT_LE(max_relative_error(lse, expected_lse), kOpTolerance);
+    std::vector<float> d_qkv(qkv.size(), 99.0f);  // fully overwritten
+    ops::attention_backward(d_qkv.data(), d_out.data(), out.data(), lse.data(), qkv.data(), batch, seq_len, heads,
+                            head_dim, workspace);
+    EXPECT_LE(max_relative_error(d_qkv, d_expected), kOpTolerance);
+  });
+}
+
+TEST(Ops, AttentionWithShorterSequenceThanWorkspace) {
+  const int batch = 1, seq_len = 5, heads = 3, head_dim = 2;
+  ops::AttentionWorkspace workspace(100);
+  auto qkv = random_normal(batch * seq_len * 3 * heads * head_dim, 53);
+  std::vector<float> out(batch * seq_len * heads * head_dim), lse(batch * heads * seq_len);
+  ops::attention_forward(out.data(), lse.data(), qkv.data(), batch, seq_len, heads, head_dim, workspace);
+  EXPECT_LE(max_relative_error(out, attention_reference(to_double(qkv), batch, seq_len, heads, head_dim)),
+            kOpTolerance);
+}
+
+// ------------------------------------------------------------------ GELU
+
+double gelu_reference(double x, ops::GeluKind kind) {
+  if (kind == ops::GeluKind::Erf) return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0)));
+  return 0.5 * x * (1.0 + std::tanh(std::sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x)));
+}
+
+TEST(Ops, GeluForwardAndBackward) {
+  with_thread_counts([] {
+    auto x = random_normal(3000, 61, 2.0f);  // crosses the 2048-element chunk
+    for (float special : {0.0f, 4.0f, -4.0f, 6.0f, -6.0f, 12.0f, -12.0f, 1e-3f}) x.push_back(special);
+    for (ops::GeluKind kind : {ops::GeluKind::Erf, ops::GeluKind::Tanh}) {
+      SCOPED_TRACE(kind == ops::GeluKind::Erf ? "erf" : "tanh");
+      std::vector<float> y(x.size());
+      ops::gelu_forward(y.data(), x.data(), static_cast<std::int64_t>(x.size()), kind);
+      std::vector<double> expected(x.size());
+      for (std::size_t i = 0; i < x.size(); ++i) expected[i] = gelu_reference(x[i], kind);
+      EXPECT_LE(max_relative_error(y, expected), kOpTolerance);
+
+      auto d_y = random_normal(x.size(), 62);
+      // Element-wise op: the central difference of each entry on its own
+      // (same step and error analysis as central_difference_gradient).
+      std::vector<double> d_expected(x.size());
+      const double step = 1e-4;
+      for (std::size_t i = 0; i < x.size(); ++i)
+        d_expected[i] = d_y[i] * (gelu_reference(x[i] + step, kind) - gelu_reference(x[i] - step, kind)) / (2 * step);
+      // In place, as the model calls it.
+      ops::gelu_backward(d_y.data(), d_y.data(), x.data(), static_cast<std::int64_t>(x.size()), kind);
+      EXPECT_LE(max_relative_error(d_y, d_expected), kOpTolerance);
+    }
+  });
+  EXPECT_EQ(ops::gelu_kind_from_name("gelu"), ops::GeluKind::Erf);
+  EXPECT_EQ(ops::gelu_kind_from_name("gelu_new"), ops::GeluKind::Tanh);
+  EXPECT_EQ(ops::gelu_kind_from_name("gelu_pytorch_tanh"), ops::GeluKind::Tanh);
+  EXPECT_EQ(ops::gelu_kind_from_name("gelu_fast"), ops::GeluKind::Tanh);
+  EXPECT_FALSE(ops::gelu_kind_from_name("relu").has_value());
+}
+
+// ------------------------------------------------------------------ cross-entropy
+
+std::vector<double> cross_entropy_reference(const std::vector<double>& logits, const std::vector<std::int32_t>& targets,
+                                            int rows, int vocab) {
+  std::vector<double> losses(rows);
+  for (int r = 0; r < rows; ++r) {
+    const double* x = logits.data() + static_cast<std::size_t>(r) * vocab;
+    const double max_logit = *std::max_element(x, x + vocab);
+    double sum = 0.0;
+    for (int v = 0; v < vocab; ++v) sum += std::exp(x[v] - max_logit);
+    losses[r] = max_logit + std::log(sum) - x[targets[r]];
+  }
+  return losses;
+}
+
+TEST(Ops, CrossEntropyForwardAndBackward) {
+  const int rows = 5, vocab = 1100;  // crosses the 1024-entry exp-sum segment
+  auto logits_initial = random_normal(rows * vocab, 71, 3.0f);
+  for (int v = 0; v < vocab; ++v) logits_initial[3 * vocab + v] += 500.0f;  // exp overflows without the max shift
+  const std::vector<std::int32_t> targets = {0, 1099, 17, 512, 17};
+  const auto expected = cross_entropy_reference(to_double(logits_initial), targets, rows, vocab);
+  // Rows are independent: central differences row by row.
+  std::vector<double> d_expected;
+  for (int r = 0; r < rows; ++r) {
+    const std::vector<double> row(logits_initial.begin() + r * vocab, logits_initial.begin() + (r + 1) * vocab);
+    const auto gradient = central_difference_gradient(
+        [&](const std::vector<double>& p) { return cross_entropy_reference(p, {targets[r]}, 1, vocab); }, row,
+        {1.0 / rows});
+    d_expected.insert(d_expected.end(), gradient.begin(), gradient.end());
+  }
+  with_thread_counts([&] {
+    auto logits = logits_initial;
+    std::vector<float> losses(rows), lse(rows);
+    const double mean =
+        ops::cross_entropy_forward(losses.data(), lse.data(), logits.data(), targets.data(), rows, vocab);
+    EXPECT_LE(max_relative_error(losses, expected), kOpTolerance);
+    EXPECT_NEAR(mean, std::accumulate(expected.begin(), expected.end(), 0.0) / rows,
+                kOpTolerance * *std::max_element(expected.begin(), expected.end()));
+    // In place over the logits, as the model calls it.
+    ops::cross_entropy_backward(logits.data(), logits.data(), lse.data(), targets.data(), 1.0f / rows, rows, vocab);
+    EXPECT_LE(max_relative_error(logits, d_expected), kOpTolerance);
+  });
+}
+
+}  // namespace
+}  // namespace llcpress
