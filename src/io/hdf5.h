@@ -94,10 +94,13 @@ struct Array {
   Shape shape;
 };
 
+// Compressed datasets are chunked (about 1 MiB per chunk) and filtered with
+// shuffle, deflate (gzip level 4) and a Fletcher-32 checksum per chunk; h5py,
+// h5dump and every HDF5 build with zlib read them.
 enum class Compression {
-  Automatic,  // shuffle + deflate (gzip 4) when the data is >= 64 KiB and deflate is available
+  Automatic,  // compress numeric arrays of >= 64 KiB when deflate is available
   None,       // contiguous layout
-  Deflate,    // always chunked with shuffle + deflate (an error if deflate is missing)
+  Deflate,    // always compress (an error for strings, scalars, empty arrays, or without deflate)
 };
 
 // Metadata written with a dataset. docs/hdf5-schema.md asks every dataset of an

@@ -46,7 +46,7 @@ def main(path):
 
         big = f["big/compressed"]
         assert big.compression == "gzip" and big.compression_opts == 4 and big.shuffle, big.compression
-        assert big.chunks is not None
+        assert big.chunks is not None and big.fletcher32
         assert np.array_equal(big[()], np.floor(np.arange(256 * 1024) / 1024.0))
 
         root = f.attrs
