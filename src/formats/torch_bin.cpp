@@ -1156,6 +1156,10 @@ std::vector<PickledTensor> parse_state_dict_pickle(std::span<const std::byte> pi
 
 namespace {
 
+// Strided views are gathered into memory; one that names more bytes than its
+// storage holds (stride 0) is accepted up to this size.
+constexpr std::uint64_t kMaxExpandedBytes = std::uint64_t{64} << 20;
+
 bool is_contiguous(const std::vector<std::int64_t>& shape, const std::vector<std::int64_t>& stride) {
   // torch's rule: dimensions of extent 1 may carry any stride.
   std::int64_t expected = 1;
@@ -1272,6 +1276,13 @@ void TorchBinFile::load(std::span<const std::byte> bytes) {
     stored.storage_offset = tensor.storage_offset;
     stored.stride = tensor.stride;
     stored.contiguous = is_contiguous(tensor.shape, tensor.stride);
+    // A stride-0 (expanded) view can name far more elements than its storage
+    // holds; gathering it would turn a small file into a huge allocation.
+    const auto logical = static_cast<std::uint64_t>(info.numel()) * element_size;
+    LLC_CHECK(stored.contiguous || logical <= std::max<std::uint64_t>(needed, kMaxExpandedBytes), InputError, path_,
+              "save tensor.contiguous() (or .clone()) instead of the broadcast view",
+              "tensor '{}' is a broadcast view of {} bytes over a storage of {} bytes (at most {} are expanded)",
+              printable(tensor.name), logical, needed, kMaxExpandedBytes);
     index_.emplace(info.name, tensors_.size());
     tensors_.push_back(std::move(info));
     stored_.push_back(std::move(stored));

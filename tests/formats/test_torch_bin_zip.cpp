@@ -229,6 +229,11 @@ TEST(TorchZip, ArchiveLayoutChecks) {
          "tensor 'w': its storage 'archive/data/0' is missing from the archive");
   refuse(make_stored_zip({{"archive/data.pkl", kOneTensor}, {"archive/data/0", floats({1, 2, 3})}}),
          "storage 'archive/data/0' holds 12 bytes but the state dict declares 4 elements of F32 (16 bytes)");
+  // A broadcast view naming 4 GiB over 16 bytes is refused, not allocated.
+  refuse(make_stored_zip(
+             {{"archive/data.pkl", PickleBuilder::state_dict({{"w", "FloatStorage", "0", 4, 0, {1 << 30}, {0}}})},
+              {"archive/data/0", floats({1, 2, 3, 4})}}),
+         "tensor 'w' is a broadcast view of 4294967296 bytes over a storage of 16 bytes");
   // Errors inside the pickle name the archive and the entry.
   refuse(make_stored_zip({{"archive/data.pkl", "\x80\x02N."}}),
          kWhere + ":archive/data.pkl: pickle byte 3 (opcode 0x2e STOP): the pickle holds a None");
