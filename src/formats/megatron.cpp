@@ -87,9 +87,10 @@ IndexLayout parse_layout(std::span<const std::byte> idx, const std::string& wher
   return layout;
 }
 
-// Checks sequence i's length and pointer against the .bin; returns its byte range.
+// Checks sequence i's length and pointer against the .bin; returns its byte
+// range. `bin_name` names the token file in messages.
 std::pair<std::uint64_t, std::uint64_t> check_sequence(const IndexLayout& layout, std::size_t i, std::size_t bin_size,
-                                                       const std::string& where) {
+                                                       const std::string& where, const std::string& bin_name) {
   const auto length = load<std::int32_t>(layout.sizes, i);
   const auto pointer = load<std::int64_t>(layout.pointers, i);
   LLC_CHECK(length >= 0, InputError, where, kNotMegatron, "sequence {} has negative length {}", i, length);
@@ -98,13 +99,14 @@ std::pair<std::uint64_t, std::uint64_t> check_sequence(const IndexLayout& layout
   const auto begin = static_cast<std::uint64_t>(pointer);
   LLC_CHECK(begin <= bin_size && nbytes <= bin_size - begin, InputError, where,
             "the .bin does not belong to this .idx or is truncated",
-            "sequence {} (byte pointer {}, {} tokens of {} = {} bytes) runs past the end of the .bin ({} bytes)", i,
-            pointer, length, dtype_name(layout.dtype), nbytes, bin_size);
+            "sequence {} (byte pointer {}, {} tokens of {} = {} bytes) runs past the end of {} ({} bytes)", i, pointer,
+            length, dtype_name(layout.dtype), nbytes, bin_name, bin_size);
   return {begin, nbytes};
 }
 
-void check_entries(const IndexLayout& layout, std::size_t bin_size, const std::string& where) {
-  for (std::size_t i = 0; i < layout.num_sequences; ++i) check_sequence(layout, i, bin_size, where);
+void check_entries(const IndexLayout& layout, std::size_t bin_size, const std::string& where,
+                   const std::string& bin_name) {
+  for (std::size_t i = 0; i < layout.num_sequences; ++i) check_sequence(layout, i, bin_size, where, bin_name);
   // doc_idx holds sequence indices where documents start, ending with N: a
   // non-decreasing list inside [0, N].
   std::int64_t previous = 0;
@@ -199,7 +201,7 @@ std::uint8_t megatron_code_from_dtype(DType dtype) {
 }
 
 void MegatronDataset::validate_index(std::span<const std::byte> idx, std::size_t bin_size, const std::string& where) {
-  check_entries(parse_layout(idx, where), bin_size, where);
+  check_entries(parse_layout(idx, where), bin_size, where, "the .bin");
 }
 
 MegatronDataset MegatronDataset::open(const std::string& prefix, IndexCheck check) {
@@ -208,7 +210,7 @@ MegatronDataset MegatronDataset::open(const std::string& prefix, IndexCheck chec
   dataset.idx_ = MappedFile(prefix + ".idx");
   dataset.bin_ = MappedFile(prefix + ".bin");
   const IndexLayout layout = parse_layout(dataset.idx_.bytes(), dataset.idx_.path());
-  if (check == IndexCheck::Full) check_entries(layout, dataset.bin_.size(), dataset.idx_.path());
+  if (check == IndexCheck::Full) check_entries(layout, dataset.bin_.size(), dataset.idx_.path(), dataset.bin_.path());
   dataset.dtype_ = layout.dtype;
   dataset.num_sequences_ = layout.num_sequences;
   dataset.num_doc_idx_ = layout.num_doc_idx;
@@ -259,7 +261,7 @@ std::span<const std::byte> MegatronDataset::sequence_bytes(std::size_t i) const 
   layout.num_sequences = num_sequences_;
   layout.sizes = sizes_;
   layout.pointers = pointers_;
-  auto [begin, nbytes] = check_sequence(layout, i, bin_.size(), idx_.path());
+  auto [begin, nbytes] = check_sequence(layout, i, bin_.size(), idx_.path(), bin_.path());
   return bin_.bytes().subspan(begin, nbytes);
 }
 
