@@ -35,15 +35,6 @@ int rotary_dims_of(const formats::NeoxConfig& config) {
 
 std::string layer_prefix(int layer) { return fmt::format("gpt_neox.layers.{}.", layer); }
 
-// Buffers transformers keeps in some checkpoints; not parameters.
-bool is_ignored_buffer(const std::string& name) {
-  auto ends_with = [&](std::string_view suffix) {
-    return name.size() >= suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
-  };
-  return ends_with("attention.bias") || ends_with("attention.masked_bias") ||
-         ends_with("attention.rotary_emb.inv_freq") || name == "gpt_neox.rotary_emb.inv_freq";
-}
-
 void zero(float* buffer, std::int64_t count) {
 #pragma omp parallel for schedule(static) if (count > (1 << 16))
   for (std::int64_t i = 0; i < count; ++i) buffer[i] = 0.0f;
@@ -86,11 +77,11 @@ void validate_neox_config(const formats::NeoxConfig& config, const std::string& 
   LLC_CHECK(ops::gelu_kind_from_name(config.hidden_act).has_value(), ConfigError, where,
             "supported: gelu (exact erf), gelu_new, gelu_fast, gelu_pytorch_tanh (tanh approximation)",
             "hidden_act '{}' is not supported", config.hidden_act);
+  LLC_CHECK(config.attention_bias, ConfigError, where,
+            "only GPT-NeoX attention with biases (attention_bias = true) is implemented",
+            "attention_bias = false is not supported");
   const nlohmann::json& raw = config.raw;
   if (raw.is_object()) {
-    LLC_CHECK(!raw.contains("attention_bias") || raw["attention_bias"] == true, ConfigError, where,
-              "only GPT-NeoX attention with biases (attention_bias = true) is implemented",
-              "attention_bias = false is not supported");
     auto check_rope_type = [&](const nlohmann::json& rope, const char* key) {
       if (!rope.is_object()) return;
       const std::string type = rope.value("rope_type", rope.value("type", std::string("default")));
@@ -168,19 +159,19 @@ struct GptNeox::Activations {
     const auto l = static_cast<std::size_t>(layers);
     inputs.resize(tokens);
     targets.resize(tokens);
-    residual.resize((l + 1) * tokens * h);
-    if (!config.use_parallel_residual) residual_mid.resize(l * tokens * h);
-    input_norm_out.resize(l * tokens * h);
-    post_norm_out.resize(l * tokens * h);
-    input_norm_mean.resize(l * tokens);
-    input_norm_rstd.resize(l * tokens);
-    post_norm_mean.resize(l * tokens);
-    post_norm_rstd.resize(l * tokens);
-    qkv.resize(l * tokens * 3 * h);
-    attention_lse.resize(l * tokens * static_cast<std::size_t>(heads));
-    attention_out.resize(l * tokens * h);
-    mlp_pre.resize(l * tokens * i);
-    mlp_act.resize(l * tokens * i);
+    residual.resize((l + 1) * layer_stride(hidden));
+    if (!config.use_parallel_residual) residual_mid.resize(l * layer_stride(hidden));
+    input_norm_out.resize(l * layer_stride(hidden));
+    post_norm_out.resize(l * layer_stride(hidden));
+    input_norm_mean.resize(l * layer_stride(1));
+    input_norm_rstd.resize(l * layer_stride(1));
+    post_norm_mean.resize(l * layer_stride(1));
+    post_norm_rstd.resize(l * layer_stride(1));
+    qkv.resize(l * layer_stride(3 * hidden));
+    attention_lse.resize(l * layer_stride(heads));
+    attention_out.resize(l * layer_stride(hidden));
+    mlp_pre.resize(l * layer_stride(intermediate));
+    mlp_act.resize(l * layer_stride(intermediate));
     final_out.resize(tokens * h);
     final_mean.resize(tokens);
     final_rstd.resize(tokens);
@@ -214,14 +205,20 @@ struct GptNeox::Activations {
     }
   }
 
-  // Per-layer slices (layer strides use max_tokens, so addresses never move).
-  float* at(std::vector<float>& buffer, int layer, std::int64_t width) {
-    return buffer.data() + static_cast<std::int64_t>(layer) * max_tokens * width;
+  // Floats per layer in a per-layer buffer of `width` values per token: sized
+  // for max_tokens (so addresses never move) and rounded up to whole 64-byte
+  // lines so every layer's slice starts aligned (aligned_allocator.h).
+  std::size_t layer_stride(std::int64_t width) const {
+    constexpr std::size_t line = kBufferAlignment / sizeof(float);
+    return (static_cast<std::size_t>(max_tokens * width) + line - 1) / line * line;
+  }
+  float* at(AlignedVector<float>& buffer, int layer, std::int64_t width) {
+    return buffer.data() + static_cast<std::size_t>(layer) * layer_stride(width);
   }
 
   std::size_t bytes() const {
     std::size_t floats = 0;
-    for (const std::vector<float>* buffer :
+    for (const AlignedVector<float>* buffer :
          {&residual,        &residual_mid,    &input_norm_out, &post_norm_out, &input_norm_mean,
           &input_norm_rstd, &post_norm_mean,  &post_norm_rstd, &qkv,           &attention_lse,
           &attention_out,   &mlp_pre,         &mlp_act,        &final_out,     &final_mean,
@@ -237,34 +234,34 @@ struct GptNeox::Activations {
   ops::GeluKind gelu;
   ops::AttentionWorkspace attention;
 
-  std::vector<std::int32_t> inputs;    // (max_tokens)  tokens[:, :T] flattened
-  std::vector<std::int32_t> targets;   // (max_tokens)  tokens[:, 1:] flattened
-  std::vector<float> residual;         // (L + 1, max_tokens, H)  stream entering layer l; [L] after the last
-  std::vector<float> residual_mid;     // (L, max_tokens, H)  x + attention (sequential residual only)
-  std::vector<float> input_norm_out;   // (L, max_tokens, H)
-  std::vector<float> post_norm_out;    // (L, max_tokens, H)
-  std::vector<float> input_norm_mean;  // (L, max_tokens)
-  std::vector<float> input_norm_rstd;  // (L, max_tokens)
-  std::vector<float> post_norm_mean;   // (L, max_tokens)
-  std::vector<float> post_norm_rstd;   // (L, max_tokens)
-  std::vector<float> qkv;              // (L, max_tokens, 3H)  after rotary
-  std::vector<float> attention_lse;    // (L, max_batch, heads, max_seq_len) packed as (L, B, heads, T)
-  std::vector<float> attention_out;    // (L, max_tokens, H)  heads concatenated, before `dense`
-  std::vector<float> mlp_pre;          // (L, max_tokens, I)  before GELU
-  std::vector<float> mlp_act;          // (L, max_tokens, I)  after GELU
-  std::vector<float> final_out;        // (max_tokens, H)
-  std::vector<float> final_mean;       // (max_tokens)
-  std::vector<float> final_rstd;       // (max_tokens)
-  std::vector<float> logits;           // (max_tokens, V)  d(loss)/d(logits) after backward
-  std::vector<float> token_losses;     // (max_tokens)
-  std::vector<float> logits_lse;       // (max_tokens)
-  std::vector<float> d_residual;       // (max_tokens, H)
-  std::vector<float> d_normalized;     // (max_tokens, H)  gradient at a layer-norm output
-  std::vector<float> d_attention_out;  // (max_tokens, H)
-  std::vector<float> d_qkv;            // (max_tokens, 3H)
-  std::vector<float> d_mlp;            // (max_tokens, I)
-  std::vector<float> rotary_cos;       // (max_seq_len, rotary_dims / 2)
-  std::vector<float> rotary_sin;       // (max_seq_len, rotary_dims / 2)
+  AlignedVector<std::int32_t> inputs;    // (max_tokens)  tokens[:, :T] flattened
+  AlignedVector<std::int32_t> targets;   // (max_tokens)  tokens[:, 1:] flattened
+  AlignedVector<float> residual;         // (L + 1, max_tokens, H)  stream entering layer l; [L] after the last
+  AlignedVector<float> residual_mid;     // (L, max_tokens, H)  x + attention (sequential residual only)
+  AlignedVector<float> input_norm_out;   // (L, max_tokens, H)
+  AlignedVector<float> post_norm_out;    // (L, max_tokens, H)
+  AlignedVector<float> input_norm_mean;  // (L, max_tokens)
+  AlignedVector<float> input_norm_rstd;  // (L, max_tokens)
+  AlignedVector<float> post_norm_mean;   // (L, max_tokens)
+  AlignedVector<float> post_norm_rstd;   // (L, max_tokens)
+  AlignedVector<float> qkv;              // (L, max_tokens, 3H)  after rotary
+  AlignedVector<float> attention_lse;    // (L, max_batch, heads, max_seq_len) packed as (L, B, heads, T)
+  AlignedVector<float> attention_out;    // (L, max_tokens, H)  heads concatenated, before `dense`
+  AlignedVector<float> mlp_pre;          // (L, max_tokens, I)  before GELU
+  AlignedVector<float> mlp_act;          // (L, max_tokens, I)  after GELU
+  AlignedVector<float> final_out;        // (max_tokens, H)
+  AlignedVector<float> final_mean;       // (max_tokens)
+  AlignedVector<float> final_rstd;       // (max_tokens)
+  AlignedVector<float> logits;           // (max_tokens, V)  d(loss)/d(logits) after backward
+  AlignedVector<float> token_losses;     // (max_tokens)
+  AlignedVector<float> logits_lse;       // (max_tokens)
+  AlignedVector<float> d_residual;       // (max_tokens, H)
+  AlignedVector<float> d_normalized;     // (max_tokens, H)  gradient at a layer-norm output
+  AlignedVector<float> d_attention_out;  // (max_tokens, H)
+  AlignedVector<float> d_qkv;            // (max_tokens, 3H)
+  AlignedVector<float> d_mlp;            // (max_tokens, I)
+  AlignedVector<float> rotary_cos;       // (max_seq_len, rotary_dims / 2)
+  AlignedVector<float> rotary_sin;       // (max_seq_len, rotary_dims / 2)
 
   std::size_t embed_in = 0, final_weight = 0, final_bias = 0, embed_out = 0;
   std::vector<LayerOffsets> layer_offsets;
@@ -338,7 +335,7 @@ void GptNeox::load(const formats::Checkpoint& checkpoint) {
   }
   std::vector<std::string> unexpected;
   for (const formats::TensorInfo& info : checkpoint.tensors())
-    if (!table_.find(info.name) && !is_ignored_buffer(info.name)) unexpected.push_back(info.name);
+    if (!table_.find(info.name) && !formats::is_ignored_buffer(info.name)) unexpected.push_back(info.name);
   LLC_CHECK(unexpected.empty(), InputError, where,
             "this is not the GPT-NeoX architecture the config describes (or it has extra heads)",
             "{} unexpected tensor(s), e.g. '{}'", unexpected.size(), unexpected.empty() ? "" : unexpected.front());

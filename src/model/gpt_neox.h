@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "formats/checkpoint.h"
+#include "model/aligned_allocator.h"
 #include "model/parameters.h"
 
 namespace llcpress {
@@ -115,7 +116,7 @@ class GptNeox {
   struct Activations;
   formats::NeoxConfig config_;
   ParameterTable table_;
-  std::vector<float> parameters_;
+  AlignedVector<float> parameters_;  // 64-byte aligned: see aligned_allocator.h
   int max_batch_ = 0, max_seq_len_ = 0;
   int batch_ = 0, seq_len_ = 0;  // of the last forward
   bool backward_ready_ = false;

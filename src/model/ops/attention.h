@@ -14,6 +14,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "model/aligned_allocator.h"
+
 namespace llcpress::ops {
 
 inline constexpr int kQueryBlock = 64;
@@ -33,7 +35,7 @@ class AttentionWorkspace {
   std::size_t block_floats() const { return static_cast<std::size_t>(kQueryBlock) * max_seq_len_; }
   int threads_;
   int max_seq_len_;
-  std::vector<float> buffer_;  // (threads, 2, kQueryBlock, max_seq_len)
+  AlignedVector<float> buffer_;  // (threads, 2, kQueryBlock, max_seq_len)
 };
 
 // output: (batch · seq_len, heads · head_dim), heads concatenated, WRITTEN;
