@@ -588,9 +588,13 @@ struct TensorRecord {
   std::vector<std::int64_t> shape, stride;
 };
 
-// Far more than any state dict needs (about a dozen values per tensor) while
-// keeping a hostile stream of one-byte opcodes from exhausting memory.
+// Far more than any state dict needs (about a dozen values and thirty stack
+// pushes per tensor) while keeping a hostile stream of short opcodes from
+// making memory grow faster than a few bytes per input byte: objects, pushes
+// (each may end up as a reference inside a container), open MARKs and memo
+// entries are all bounded.
 constexpr std::size_t kMaxValues = std::size_t{1} << 22;
+constexpr std::size_t kMaxPushes = std::size_t{1} << 24;
 constexpr std::size_t kMaxDimensions = 64;
 
 bool valid_utf8(std::string_view text) {
@@ -654,6 +658,7 @@ class PickleMachine {
   std::vector<Ref> stack_;
   std::vector<std::size_t> marks_;  // stack sizes at each open MARK
   std::unordered_map<std::uint32_t, Ref> memo_;
+  std::size_t pushes_ = 0;
 
   // ---------------------------------------------------------- errors
 
@@ -737,7 +742,10 @@ class PickleMachine {
   // ---------------------------------------------------------- stack
 
   std::size_t stack_floor() const { return marks_.empty() ? 0 : marks_.back(); }
-  void push(Ref ref) { stack_.push_back(ref); }
+  void push(Ref ref) {
+    if (++pushes_ > kMaxPushes) fail("more than {} stack pushes: this is not a state dict", kMaxPushes);
+    stack_.push_back(ref);
+  }
   Ref pop() {
     if (stack_.size() <= stack_floor()) fail("stack underflow");
     const Ref top = stack_.back();
@@ -763,7 +771,12 @@ class PickleMachine {
     return ref;
   }
 
-  void memo_put(std::uint32_t index) { memo_[index] = top(); }
+  void memo_put(std::uint32_t index) {
+    const Ref value = top();
+    if (memo_.size() >= kMaxValues && memo_.count(index) == 0)
+      fail("more than {} memo entries: this is not a state dict", kMaxValues);
+    memo_[index] = value;
+  }
   Ref memo_get(std::uint32_t index) {
     const auto found = memo_.find(index);
     if (found == memo_.end()) fail("memo entry {} was never stored", index);
@@ -808,6 +821,7 @@ class PickleMachine {
         push(make_sequence(Kind::Tuple, {}));
         break;
       case '(':
+        if (marks_.size() >= kMaxValues) fail("more than {} open MARKs: this is not a state dict", kMaxValues);
         marks_.push_back(stack_.size());
         break;
       case 'X':

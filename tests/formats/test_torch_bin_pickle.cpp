@@ -287,6 +287,12 @@ TEST(TorchPickle, BombsAreBoundedNotFatal) {
   // Five million objects exceed the object budget long before memory runs out.
   std::string many = "\x80\x02" + std::string(5'000'000, 'N') + ".";
   expect_refused(many, "objects: this is not a state dict");
+  // References to one memoized object cost no new object but are bounded too,
+  // as are open MARKs.
+  std::string references = "\x80\x02Nq\x00"s;
+  for (int i = 0; i < (1 << 24) + 1; ++i) references += "h\x00"s;
+  expect_refused(references + ".", "stack pushes: this is not a state dict");
+  expect_refused("\x80\x02" + std::string((1 << 22) + 1, '(') + ".", "open MARKs: this is not a state dict");
 }
 
 }  // namespace
