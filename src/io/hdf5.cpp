@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <cstring>
 #include <limits>
 #include <new>
@@ -352,7 +353,9 @@ std::string list_for_hint(const std::vector<std::string>& names) {
   return text;
 }
 
-Handle make_file_access() {
+// `creating`: the format bounds matter only for files we create; an existing
+// file opens whatever format version wrote it.
+Handle make_file_access(bool creating) {
   Handle access(LLC_CHECK_HDF5(H5Pcreate(H5P_FILE_ACCESS), "HDF5 file access properties"));
   // Strong close: closing the file closes every object still open in it, so
   // commit() can rename a file that is really complete on disk.
@@ -361,7 +364,8 @@ Handle make_file_access() {
   // checksums all metadata, so a damaged file fails loudly instead of being
   // misread, and stores large groups in B-trees that stay fast with thousands
   // of shards. The 1.10 format would add nothing we use.
-  LLC_CHECK_HDF5(H5Pset_libver_bounds(access.get(), H5F_LIBVER_V18, H5F_LIBVER_V18), "HDF5 file access properties");
+  if (creating)
+    LLC_CHECK_HDF5(H5Pset_libver_bounds(access.get(), H5F_LIBVER_V18, H5F_LIBVER_V18), "HDF5 file access properties");
 #if H5_VERSION_GE(1, 10, 7)
   // Keep HDF5's file lock, but do not fail on file systems without flock()
   // (some Lustre/NFS mounts); our atomic rename already keeps readers safe.
@@ -386,6 +390,11 @@ std::string random_suffix() {
 }
 
 }  // namespace
+
+std::int64_t open_hdf5_object_count() {
+  prepare_library();
+  return static_cast<std::int64_t>(H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL));
+}
 
 void set_hdf5_error_printing(bool enabled) {
   g_print_hdf5_errors = enabled;
@@ -607,11 +616,11 @@ bool Group::exists(std::string_view path) const {
 }
 
 bool Group::is_group(std::string_view path) const {
-  return exists(path) && object_type(id(), absolute_path(path_, path)) == H5I_GROUP;
+  return exists(path) && object_type(id(), canonical_path(file_name(), path_, path)) == H5I_GROUP;
 }
 
 bool Group::is_dataset(std::string_view path) const {
-  return exists(path) && object_type(id(), absolute_path(path_, path)) == H5I_DATASET;
+  return exists(path) && object_type(id(), canonical_path(file_name(), path_, path)) == H5I_DATASET;
 }
 
 std::vector<std::string> Group::children() const { return link_names(id(), where()); }
@@ -861,7 +870,7 @@ void check_parent_directory(const fs::path& path) {
 File File::create(const fs::path& path) {
   prepare_library();
   check_parent_directory(path);
-  Handle access = make_file_access();
+  Handle access = make_file_access(true);
   Handle file(LLC_CHECK_HDF5_HINT(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, access.get()), path.string(),
                                   "check that the directory is writable, the disk not full, and that no other "
                                   "process has the file open"));
@@ -876,7 +885,7 @@ File File::create_atomic(const fs::path& path) {
   LLC_CHECK(!path.filename().empty(), InputError, path.string(), "name a file, not a directory", "no file name");
   fs::path temporary = path;
   temporary += fmt::format(".tmp.{}.{}", ::getpid(), random_suffix());
-  Handle access = make_file_access();
+  Handle access = make_file_access(true);
   // EXCL: two writers never share a temporary file, even with equal pid and suffix.
   Handle file(LLC_CHECK_HDF5_HINT(H5Fcreate(temporary.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, access.get()),
                                   temporary.string(), "check that the directory is writable and the disk not full"));
@@ -894,7 +903,7 @@ File File::open_existing(const fs::path& path, bool writable) {
             "file not found");
   LLC_CHECK(!fs::is_directory(status), IoError, path.string(), "name the .h5 file inside it",
             "this is a directory, not an HDF5 file");
-  Handle access = make_file_access();
+  Handle access = make_file_access(false);
   hid_t opened = H5Fopen(path.c_str(), writable ? H5F_ACC_RDWR : H5F_ACC_RDONLY, access.get());
   if (opened < 0) {
     LLC_THROW(IoError, path.string(),

@@ -316,6 +316,10 @@ const std::vector<T>& Table::values(std::string_view name) const {
 void write_table(Group& parent, std::string_view name, const Table& table, std::string_view description = "");
 Table read_table(const Group& parent, std::string_view name);
 
+// The number of HDF5 files and objects open in this process (all files). Zero
+// between uses of the layer; tests use it to prove that no handle leaks.
+std::int64_t open_hdf5_object_count();
+
 // Switches HDF5's own printing of its error stack to stderr (off by default;
 // our exceptions carry the relevant line). Useful when debugging HDF5 itself.
 void set_hdf5_error_printing(bool enabled);

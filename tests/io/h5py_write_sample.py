@@ -30,6 +30,9 @@ def main(path):
         f.attrs["list_of_floats"] = [1.0, 2.0, 3.5]
         f.attrs["int32_array"] = np.array([1, 2], dtype=np.int32)
         f.attrs["string_list"] = ["x", "yz"]
+    # The newest file format h5py can write (superblock 3): we must open it too.
+    with h5py.File(path + ".latest.h5", "w", libver="latest") as f:
+        f["values"] = np.arange(3, dtype=np.int64)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <string>
 
+#include "io/hdf5.h"
+
 namespace llcpress::io::testing {
 
 class ScratchDirectory : public ::testing::Test {
@@ -19,7 +21,11 @@ class ScratchDirectory : public ::testing::Test {
     std::filesystem::remove_all(directory_);
     std::filesystem::create_directories(directory_);
   }
-  void TearDown() override { std::filesystem::remove_all(directory_); }
+  void TearDown() override {
+    // Every File, Group and Dataset of the test is gone: nothing may stay open.
+    EXPECT_EQ(open_hdf5_object_count(), 0) << "an HDF5 handle leaked";
+    std::filesystem::remove_all(directory_);
+  }
   std::filesystem::path path(const std::string& name) const { return directory_ / name; }
   std::filesystem::path directory_;
 };

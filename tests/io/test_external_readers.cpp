@@ -125,4 +125,11 @@ TEST_F(ScratchDirectory, WeReadWhatH5pyWrites) {
   EXPECT_EQ(root.attribute<std::vector<std::int64_t>>("int32_array"), (std::vector<std::int64_t>{1, 2}));
   EXPECT_EQ(root.attribute<std::vector<double>>("int32_array"), (std::vector<double>{1.0, 2.0}));
   EXPECT_EQ(root.attribute<std::vector<std::string>>("string_list"), (std::vector<std::string>{"x", "yz"}));
+
+  // A file in the newest format opens for reading and for appending.
+  const auto latest = file_path.string() + ".latest.h5";
+  EXPECT_EQ(File::open_read_only(latest).root().read_vector<std::int64_t>("values"),
+            (std::vector<std::int64_t>{0, 1, 2}));
+  File::open_read_write(latest).root().write<double>("appended", std::vector<double>{1.5});
+  EXPECT_EQ(File::open_read_only(latest).root().read_vector<double>("appended"), std::vector<double>{1.5});
 }

@@ -485,6 +485,7 @@ TEST_F(ScratchDirectory, DamagedFilesFailOrReadCorrectlyNeverWrongly) {
       EXPECT_EQ(std::string(error.what()).find('\n'), std::string::npos) << error.what();
       ++failures;
     }
+    EXPECT_EQ(open_hdf5_object_count(), 0) << "handle left open after damage at " << offset;
   }
   EXPECT_GT(failures, static_cast<int>(offsets.size()) / 2) << "most windows hit metadata or data";
   RecordProperty("damaged_intact", intact);
