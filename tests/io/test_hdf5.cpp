@@ -186,7 +186,7 @@ TEST_F(ScratchDirectory, ReadConvertsOnlyWithoutLoss) {
 
 TEST_F(ScratchDirectory, ReadVectorRefusesMatrices) {
   File file = File::create(path("m.h5"));
-  file.root().write<double>("m", std::vector<double>(6), Shape{2, 3});
+  file.root().write<double>("m", std::vector<double>(6), {2, 3});  // a braced list is a Shape
   file.root().write<double>("scalar", std::vector<double>{4.0}, Shape{});
   EXPECT_THROW(file.root().read_vector<double>("m"), IoError);
   EXPECT_EQ(file.root().read_vector<double>("scalar"), std::vector<double>{4.0});
