@@ -8,10 +8,12 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <string_view>
 #include <variant>
 
 #include "core/check.h"
 #include "core/log.h"
+#include "formats/json_util.h"
 #include "formats/mapped_file.h"
 #include "formats/safetensors.h"
 #include "formats/torch_bin.h"
@@ -26,14 +28,12 @@ bool ends_with(const std::string& text, const std::string& suffix) {
   return text.size() >= suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
+// config.json and shard indexes are shallow (an index nests 3 levels, a
+// config a few more); 32 levels leaves room for any real file.
 nlohmann::json parse_json_file(const std::string& path) {
   MappedFile file(path);
-  const auto* begin = reinterpret_cast<const char*>(file.bytes().data());
-  try {
-    return nlohmann::json::parse(begin, begin + file.size());
-  } catch (const nlohmann::json::exception& error) {
-    LLC_THROW(InputError, path, "fix or re-download the file", "not valid JSON: {}", error.what());
-  }
+  const std::string_view text(reinterpret_cast<const char*>(file.bytes().data()), file.size());
+  return parse_untrusted_json(text, path, "file", "fix or re-download the file", /*max_depth=*/32);
 }
 
 // ------------------------------------------------------------------ config.json
@@ -47,20 +47,21 @@ int positive_int(const nlohmann::json& json, const char* key, const std::string&
   }
   LLC_CHECK(found->is_number_integer() && found->get<std::int64_t>() > 0 &&
                 found->get<std::int64_t>() <= std::numeric_limits<int>::max(),
-            InputError, where, "", "key '{}' must be a positive integer, found {}", key, found->dump());
+            InputError, where, "", "key '{}' must be a positive integer, found {}", key, json_brief(*found));
   return found->get<int>();
 }
 
 double positive_number(const nlohmann::json& value, const std::string& key, const std::string& where) {
   LLC_CHECK(value.is_number() && value.get<double>() > 0 && std::isfinite(value.get<double>()), InputError, where, "",
-            "key '{}' must be a positive number, found {}", key, value.dump());
+            "key '{}' must be a positive number, found {}", key, json_brief(value));
   return value.get<double>();
 }
 
 bool boolean(const nlohmann::json& json, const char* key, const std::string& where, bool fallback) {
   auto found = json.find(key);
   if (found == json.end() || found->is_null()) return fallback;
-  LLC_CHECK(found->is_boolean(), InputError, where, "", "key '{}' must be true or false, found {}", key, found->dump());
+  LLC_CHECK(found->is_boolean(), InputError, where, "", "key '{}' must be true or false, found {}", key,
+            json_brief(*found));
   return found->get<bool>();
 }
 
@@ -153,14 +154,14 @@ NeoxConfig NeoxConfig::from_json(const nlohmann::json& json, const std::string& 
     LLC_CHECK(rope_parameters->is_object(), InputError, where, "", "key 'rope_parameters' must be an object");
     if (auto rope_type = member(*rope_parameters, "rope_type"); rope_type != nullptr) {
       LLC_CHECK(*rope_type == "default", InputError, where, "llcpress implements the plain rotary embedding only",
-                "rope_parameters.rope_type {} is not supported", rope_type->dump());
+                "rope_parameters.rope_type {} is not supported", json_brief(*rope_type));
     }
   }
   if (auto scaling = member(json, "rope_scaling"); scaling != nullptr) {
     LLC_CHECK(scaling->is_null() || (scaling->is_object() && member(*scaling, "rope_type") != nullptr &&
                                      *member(*scaling, "rope_type") == "default"),
               InputError, where, "llcpress implements the plain rotary embedding only",
-              "rope_scaling {} is not supported", scaling->dump());
+              "rope_scaling {} is not supported", json_brief(*scaling));
   }
   const nlohmann::json* parameters = rope_parameters != nullptr ? rope_parameters : &json;
   config.rotary_pct = agreed_number({{"rotary_pct", member(json, "rotary_pct")},
@@ -183,7 +184,7 @@ NeoxConfig NeoxConfig::from_json(const nlohmann::json& json, const std::string& 
   config.tie_word_embeddings = boolean(json, "tie_word_embeddings", where, false);
   config.attention_bias = boolean(json, "attention_bias", where, true);
   if (auto act = member(json, "hidden_act"); act != nullptr && !act->is_null()) {
-    LLC_CHECK(act->is_string(), InputError, where, "", "key 'hidden_act' must be a string, found {}", act->dump());
+    LLC_CHECK(act->is_string(), InputError, where, "", "key 'hidden_act' must be a string, found {}", json_brief(*act));
     config.hidden_act = act->get<std::string>();
   }
   return config;

@@ -5,9 +5,11 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <string_view>
 
 #include "core/check.h"
 #include "formats/atomic_file.h"
+#include "formats/json_util.h"
 
 namespace llcpress::formats {
 
@@ -65,16 +67,16 @@ ParsedEntry parse_entry(const std::string& name, const nlohmann::json& entry, co
     auto extent = as_unsigned(extent_value);
     LLC_CHECK(extent.has_value() && *extent <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()),
               InputError, where, kNotSafetensors, "tensor '{}': shape entry {} is not a non-negative integer", name,
-              extent_value.dump());
+              json_brief(extent_value));
     LLC_CHECK(!__builtin_mul_overflow(numel, *extent, &numel), InputError, where, kNotSafetensors,
-              "tensor '{}': shape {} has more elements than fit in 64 bits", name, shape_field->dump());
+              "tensor '{}': shape {} has more elements than fit in 64 bits", name, json_brief(*shape_field));
     parsed.info.shape.push_back(static_cast<std::int64_t>(*extent));
   }
   std::uint64_t nbytes = 0;
   LLC_CHECK(!__builtin_mul_overflow(numel, dtype_size(*dtype), &nbytes) &&
                 nbytes <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()),
             InputError, where, kNotSafetensors, "tensor '{}': shape {} of {} needs more bytes than fit in 64 bits",
-            name, shape_field->dump(), dtype_text);
+            name, json_brief(*shape_field), dtype_text);
 
   auto offsets_field = entry.find("data_offsets");
   LLC_CHECK(offsets_field != entry.end() && offsets_field->is_array() && offsets_field->size() == 2, InputError, where,
@@ -83,7 +85,7 @@ ParsedEntry parse_entry(const std::string& name, const nlohmann::json& entry, co
   auto end = as_unsigned((*offsets_field)[1]);
   LLC_CHECK(begin.has_value() && end.has_value() && *begin <= *end, InputError, where, kNotSafetensors,
             "tensor '{}': data_offsets {} must be non-negative integers with begin <= end", name,
-            offsets_field->dump());
+            json_brief(*offsets_field));
   parsed.begin = *begin;
   parsed.end = *end;
   LLC_CHECK(*end - *begin == nbytes, InputError, where, kNotSafetensors,
@@ -119,29 +121,18 @@ void SafetensorsFile::parse_into(std::span<const std::byte> bytes, const std::st
             "header length {} runs past the end of the file ({} bytes after the length field)", header_length,
             bytes.size() - 8);
   const char* header_begin = reinterpret_cast<const char*>(bytes.data() + 8);
-  const char* header_end = header_begin + header_length;
   data_ = bytes.subspan(8 + header_length);
 
-  // Top-level keys are tensor names: a repeated one would silently shadow the
-  // other in a JSON object, so the parser callback watches for it.
-  std::set<std::string> seen_keys;
-  std::string duplicate_key;
-  auto watch_keys = [&](int depth, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
-    if (event == nlohmann::json::parse_event_t::key && depth == 1 && parsed.is_string()) {
-      if (!seen_keys.insert(parsed.get<std::string>()).second && duplicate_key.empty())
-        duplicate_key = parsed.get<std::string>();
-    }
-    return true;
-  };
-  nlohmann::json header;
-  try {
-    header = nlohmann::json::parse(header_begin, header_end, watch_keys);
-  } catch (const nlohmann::json::exception& error) {
-    LLC_THROW(InputError, where, kNotSafetensors, "header is not valid JSON: {}", error.what());
-  }
+  // Tensor names are the top-level keys: a repeated one would silently shadow
+  // the other. A valid header nests three levels (header, entry, shape).
+  const nlohmann::json header =
+      parse_untrusted_json(std::string_view(header_begin, header_length), where, "header", kNotSafetensors,
+                           /*max_depth=*/3, [](const std::string& key, int depth) {
+                             return depth == 1 ? fmt::format("header names tensor '{}' twice", key)
+                                               : fmt::format("key '{}' appears twice in one header entry", key);
+                           });
   LLC_CHECK(header.is_object(), InputError, where, kNotSafetensors, "header is a JSON {}, not an object",
             header.type_name());
-  LLC_CHECK(duplicate_key.empty(), InputError, where, kNotSafetensors, "header names tensor '{}' twice", duplicate_key);
 
   std::vector<ParsedEntry> entries;
   entries.reserve(header.size());

@@ -370,6 +370,10 @@ TEST(CheckpointMalformed, BadIndexFiles) {
   expect_error([&] { Checkpoint::open(fixture.directory); }, {fixture.index_path(), "not valid JSON"});
   write_text(fixture.index_path(), "{\"metadata\": {}}");
   expect_error([&] { Checkpoint::open(fixture.directory); }, {fixture.index_path(), "no \"weight_map\" object"});
+  write_text(fixture.index_path(), R"({"weight_map": {"a": "x.safetensors", "a": "y.safetensors"}})");
+  expect_error([&] { Checkpoint::open(fixture.directory); }, {"key 'a' appears twice in one JSON object"});
+  write_text(fixture.index_path(), std::string(100000, '[') + std::string(100000, ']'));
+  expect_error([&] { Checkpoint::open(fixture.directory); }, {"nests JSON containers deeper than 32 levels"});
   fixture.index["weight_map"]["a"] = 3;
   fixture.write_index();
   expect_error([&] { Checkpoint::open(fixture.directory); }, {"weight_map entry for 'a' is a JSON number"});

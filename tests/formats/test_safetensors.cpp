@@ -349,6 +349,19 @@ TEST(SafetensorsMalformed, DuplicateTensorName) {
                      2, {"header names tensor 'a' twice"});
 }
 
+TEST(SafetensorsMalformed, DeepNestingIsRefusedBeforeAnyRecursion) {
+  expect_parse_error(R"({"w": {"dtype": "F32", "shape": [[2]], "data_offsets": [0, 8]}})", 8,
+                     {"header nests JSON containers deeper than 3 levels"});
+  // Far deeper than any stack could follow recursively.
+  expect_parse_error(std::string(200000, '['), 0, {"header nests JSON containers deeper than 3 levels"});
+  expect_parse_error("{\"__metadata__\": {\"k\": " + std::string(100000, '['), 0, {"deeper than 3 levels"});
+}
+
+TEST(SafetensorsMalformed, RepeatedKeyInsideEntry) {
+  expect_parse_error(R"({"w": {"dtype": "F32", "dtype": "F16", "shape": [2], "data_offsets": [0, 8]}})", 8,
+                     {"key 'dtype' appears twice in one header entry"});
+}
+
 TEST(SafetensorsMalformed, EveryTruncationOfARealFile) {
   // Every prefix of a valid file is refused with an InputError (never a crash);
   // the header-level ones name the problem precisely.
