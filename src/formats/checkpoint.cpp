@@ -270,7 +270,10 @@ void Checkpoint::Impl::open_sharded(const std::string& index_path, bool safetens
     shard = files.size();
     add_file(shard_path, safetensors);
   }
-  for (const auto& [tensor_name, file_name] : listed) {
+  for (const auto& listing : listed) {
+    // Plain references, not structured bindings: clang 14 cannot capture those in a lambda.
+    const std::string& tensor_name = listing.first;
+    const std::string& file_name = listing.second;
     const std::size_t shard = shard_of_file[file_name];
     const auto& in_shard = file_tensors(weights[shard]);
     LLC_CHECK(std::any_of(in_shard.begin(), in_shard.end(), [&](const TensorInfo& t) { return t.name == tensor_name; }),
