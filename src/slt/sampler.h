@@ -1,0 +1,153 @@
+// SGLD and RMSprop-preconditioned SGLD (REFERENCE.md §3) as one fused loop
+// over the flat parameter buffer.
+//
+// Target: p(w) ∝ exp(−nβ·L(w) − (γ/2)‖w − w*‖² − (λ_wd/2)‖w‖²), sampled with
+//   drift  d = nβ·g + γ(w − w*) + λ_wd·w          (g = ∇ of the mean minibatch loss)
+//   SGLD   w ← w − (ε/2)·d + √ε·σ·ξ
+//   pSGLD  V ← αV + (1−α)·g⊙g (raw loss gradient, V₀ = 0, updated before use)
+//          P = 1/(√V + eps_p);  w ← w − (ε/2)·P⊙d + √ε·√P⊙σ·ξ
+// with ξ ~ N(0, I) drawn from Philox keyed by (seed, noise stream, element):
+// element e of the flat buffer always gets the same variate for a given step,
+// however many threads run the loop. Optional bounding box: after the step,
+// w is clamped to [w* − b, w* + b].
+//
+// Only the sampled elements (SampledRanges, from a mask) move; every other
+// parameter keeps its value bit for bit. The sampler owns, per sampled
+// element, w* and — for pSGLD — V, plus optionally the MALA displacement
+// (see mala_log_ratio below); nothing else.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace llcpress::slt {
+
+enum class SamplerKind : std::uint8_t { Sgld, RmspropSgld };
+
+const char* sampler_kind_name(SamplerKind kind);  // "sgld", "rmsprop-sgld"
+// Accepts "sgld", "rmsprop-sgld" (and "rmsprop_sgld", "psgld"); ConfigError otherwise.
+SamplerKind parse_sampler_kind(std::string_view name);
+
+struct SamplerConfig {
+  SamplerKind kind = SamplerKind::Sgld;
+  double epsilon = 1e-4;      // step size ε
+  double nbeta = 0.0;         // nβ; 0 means "not set" (the estimator resolves it to b/ln b)
+  double localization = 0.0;  // γ
+  double weight_decay = 0.0;  // λ_wd
+  double noise_scale = 1.0;   // σ (1 samples the stated target; anything else tempers it by σ²)
+  double rmsprop_alpha = 0.99;
+  double rmsprop_eps = 0.1;   // eps_p
+  double bounding_box = 0.0;  // b > 0 clamps to w* ± b; 0 = no box
+
+  // ConfigError naming the key when a value is out of range (ε ≤ 0, nβ < 0, ...).
+  void validate() const;
+};
+
+// The parts of the flat buffer the sampler moves: sorted, disjoint, non-empty
+// [begin, end) ranges. compact_offset is where a range starts in the
+// sampler's own per-element buffers (w*, V, MALA displacement).
+struct SampledRange {
+  std::size_t begin = 0, end = 0, compact_offset = 0;
+};
+
+class SampledRanges {
+ public:
+  SampledRanges() = default;
+  // Everything: one range [0, total).
+  static SampledRanges all(std::size_t total);
+  // Merges adjacent/overlapping ranges; drops empty ones. Each range must lie in [0, total).
+  static SampledRanges from_ranges(std::vector<std::pair<std::size_t, std::size_t>> ranges, std::size_t total);
+
+  const std::vector<SampledRange>& ranges() const { return ranges_; }
+  std::size_t count() const { return count_; }  // sampled elements
+  std::size_t total() const { return total_; }  // size of the flat buffer
+  bool contains(std::size_t element) const;
+
+ private:
+  std::vector<SampledRange> ranges_;
+  std::size_t count_ = 0, total_ = 0;
+};
+
+// Sums over the sampled elements for one step, accumulated in double in a
+// fixed order (per fixed-size chunk, then chunks in order), so they do not
+// depend on the thread count either.
+struct StepSums {
+  double distance_sq = 0;            // ‖w − w*‖² before the step
+  double weight_sq = 0;              // ‖w‖² before the step
+  double gradient_sq = 0;            // ‖g‖² (raw mean-loss gradient)
+  double drift_gradient_sq = 0;      // ‖(ε/2)·P⊙nβg‖²
+  double drift_localization_sq = 0;  // ‖(ε/2)·P⊙γ(w − w*)‖²
+  double drift_weight_decay_sq = 0;  // ‖(ε/2)·P⊙λ_wd·w‖²
+  double noise_sq = 0;               // ‖√ε·√P⊙σξ‖²
+  double distance_after_sq = 0;      // ‖w_new − w*‖²
+  // MALA pieces (zero unless requested): δ = w_new − w, ∇U = d (the drift).
+  double open_displacement_dot_drift = 0;    // δᵀ∇U(w)           (opening a transition at this step)
+  double open_drift_sq_preconditioned = 0;   // ∇U(w)ᵀ P ∇U(w)
+  double close_displacement_dot_drift = 0;   // δ_prevᵀ∇U(w)      (closing the previous transition)
+  double close_drift_sq_preconditioned = 0;  // ∇U(w)ᵀ P_prev ∇U(w)
+  std::size_t nonfinite = 0;                 // updated weights that are NaN or ±Inf
+  std::size_t clamped = 0;                   // weights the bounding box moved
+};
+
+// What a step should compute besides the update.
+struct StepOptions {
+  std::uint64_t seed = 0;
+  std::uint64_t noise_stream = 0;  // Philox stream of this step's noise
+  bool open_mala = false;          // store δ = w_new − w and the opening sums
+  bool close_mala = false;         // use the stored δ of the previous step for the closing sums
+  bool diagnostics = true;         // the norm sums (always on when a MALA flag is set)
+  bool apply = true;               // false: compute the sums only, change nothing (closing a final transition)
+};
+
+// Owns the per-element sampler state for one model's flat buffer and applies
+// steps to it. Chains reuse one Sampler: reset() restores the start.
+class Sampler {
+ public:
+  // Copies w* = parameters at construction (only the sampled elements).
+  // `track_mala` allocates the displacement buffer the MALA estimate needs.
+  Sampler(const SamplerConfig& config, SampledRanges ranges, std::span<const float> parameters, bool track_mala);
+
+  const SamplerConfig& config() const { return config_; }
+  const SampledRanges& ranges() const { return ranges_; }
+
+  // Writes w* back into the sampled elements and zeroes V.
+  void reset(std::span<float> parameters);
+
+  // One step: reads `gradient` (the mean minibatch-loss gradient at `parameters`),
+  // updates the sampled elements of `parameters` in place.
+  StepSums step(std::span<float> parameters, std::span<const float> gradient, const StepOptions& options);
+
+  // Bytes the sampler holds per its own buffers (w*, V, displacement).
+  std::size_t state_bytes() const;
+
+  std::span<const float> center() const { return center_; }  // w*, compact
+
+ private:
+  SamplerConfig config_;
+  SampledRanges ranges_;
+  std::vector<float> center_;        // (sampled) w*
+  std::vector<float> square_avg_;    // (sampled) V, pSGLD only
+  std::vector<float> displacement_;  // (sampled) δ of the last opened MALA transition
+  struct Chunk {
+    std::size_t begin, end, compact;
+  };
+  std::vector<Chunk> chunks_;         // fixed work split: the reduction order
+  std::vector<StepSums> chunk_sums_;  // (chunks) partial sums
+};
+
+// The log Metropolis–Hastings ratio of one Langevin transition w → w'
+// (see docs/llc.md, "MALA acceptance estimate"):
+//   log α = [U(w) − U(w') + ½δᵀ(∇U(w) + ∇U(w')) + (ε/8)(‖∇U(w)‖²_P − ‖∇U(w')‖²_P)] / σ²
+// with U = nβ·L_batch + (γ/2)‖w − w*‖² + (λ_wd/2)‖w‖², δ = w' − w, P the
+// preconditioner the proposal used. potential_* are U at both ends.
+double mala_log_ratio(double potential_before, double potential_after, const StepSums& opening, const StepSums& closing,
+                      double epsilon, double noise_scale);
+
+// U = nβ·loss + (γ/2)‖w − w*‖² + (λ_wd/2)‖w‖² from a step's sums (before the update).
+double sampler_potential(const SamplerConfig& config, double loss, const StepSums& sums);
+
+}  // namespace llcpress::slt
