@@ -6,6 +6,7 @@
 //                        [--seq-len T] [--threads N] [--iterations K] [--json]
 #include <omp.h>
 #include <sys/resource.h>
+#include <time.h>
 
 #include <Eigen/Core>
 #include <boost/program_options.hpp>
@@ -58,18 +59,37 @@ double peak_rss_mib() {
   return static_cast<double>(usage.ru_maxrss) / 1024.0;  // ru_maxrss is in KiB on Linux
 }
 
-// Median of `repeats` timings of `body` after one warm-up call.
+// Timings of `repeats` calls of `body` after one warm-up call. We report the
+// fastest: on a machine shared with other jobs the slower runs measure the
+// neighbours (the median is kept in the JSON too).
+// Also the process CPU time of the fastest call: with other jobs on the
+// machine, wall time includes waiting for a core while CPU time does not
+// (with one thread, CPU time is the uncontended wall time).
+struct Timing {
+  double best = 0, median = 0, cpu_best = 0;
+};
+double process_cpu_seconds() {
+  timespec now{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now);
+  return static_cast<double>(now.tv_sec) + 1e-9 * static_cast<double>(now.tv_nsec);
+}
 template <typename Body>
-double median_seconds(int repeats, Body body) {
+Timing time_calls(int repeats, Body body) {
   body();
-  std::vector<double> times;
+  std::vector<double> times, cpu_times;
   for (int i = 0; i < repeats; ++i) {
+    const double cpu_start = process_cpu_seconds();
     Stopwatch stopwatch;
     body();
     times.push_back(stopwatch.seconds());
+    cpu_times.push_back(process_cpu_seconds() - cpu_start);
   }
   std::sort(times.begin(), times.end());
-  return times[times.size() / 2];
+  return {times.front(), times[times.size() / 2], *std::min_element(cpu_times.begin(), cpu_times.end())};
+}
+template <typename Body>
+double best_seconds(int repeats, Body body) {
+  return time_calls(repeats, body).best;
 }
 
 std::vector<float> random_buffer(std::size_t count, std::uint64_t stream, float scale = 1.0f) {
@@ -82,7 +102,7 @@ std::vector<float> random_buffer(std::size_t count, std::uint64_t stream, float 
 double eigen_sgemm_gflops(int size) {
   using Matrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
   Matrix a = Matrix::Random(size, size), b = Matrix::Random(size, size), c(size, size);
-  const double seconds = median_seconds(3, [&] { c.noalias() = a * b; });
+  const double seconds = best_seconds(3, [&] { c.noalias() = a * b; });
   return 2.0 * size * size * static_cast<double>(size) / seconds / 1e9;
 }
 
@@ -105,14 +125,14 @@ nlohmann::json op_timings(const formats::NeoxConfig& config, int batch, int seq_
     std::vector<float> y(rows * out), dy = random_buffer(rows * out, 4), dx(rows * in), dw(w.size()), db(out);
     const double flops = 2.0 * rows * in * out;
     record(name + ".forward",
-           median_seconds(repeats, [&] { ops::linear_forward(y.data(), x.data(), w.data(), b.data(), rows, in, out); }),
+           best_seconds(repeats, [&] { ops::linear_forward(y.data(), x.data(), w.data(), b.data(), rows, in, out); }),
            flops, per_step);
     record(name + ".backward",
-           median_seconds(repeats,
-                          [&] {
-                            ops::linear_backward(dx.data(), dw.data(), db.data(), dy.data(), x.data(), w.data(), rows,
-                                                 in, out);
-                          }),
+           best_seconds(repeats,
+                        [&] {
+                          ops::linear_backward(dx.data(), dw.data(), db.data(), dy.data(), x.data(), w.data(), rows, in,
+                                               out);
+                        }),
            2 * flops, per_step);
   };
   const int layers = config.num_hidden_layers;
@@ -129,28 +149,28 @@ nlohmann::json op_timings(const formats::NeoxConfig& config, int batch, int seq_
     // Useful causal FLOPs: q·kᵀ and p·v over T(T+1)/2 pairs (backward: twice that).
     const double flops = 4.0 * batch * heads * head_dim * seq_len * (seq_len + 1.0) / 2.0;
     record("attention.forward",
-           median_seconds(repeats,
-                          [&] {
-                            ops::attention_forward(out.data(), lse.data(), qkv.data(), batch, seq_len, heads, head_dim,
-                                                   workspace);
-                          }),
+           best_seconds(repeats,
+                        [&] {
+                          ops::attention_forward(out.data(), lse.data(), qkv.data(), batch, seq_len, heads, head_dim,
+                                                 workspace);
+                        }),
            flops, layers);
     record("attention.backward",
-           median_seconds(repeats,
-                          [&] {
-                            ops::attention_backward(d_qkv.data(), d_out.data(), out.data(), lse.data(), qkv.data(),
-                                                    batch, seq_len, heads, head_dim, workspace);
-                          }),
+           best_seconds(repeats,
+                        [&] {
+                          ops::attention_backward(d_qkv.data(), d_out.data(), out.data(), lse.data(), qkv.data(), batch,
+                                                  seq_len, heads, head_dim, workspace);
+                        }),
            2 * flops, layers);
     if (rotary_dims > 0) {
       std::vector<float> cos_table(static_cast<std::size_t>(seq_len) * rotary_dims / 2), sin_table(cos_table.size());
       ops::rotary_tables(cos_table.data(), sin_table.data(), seq_len, rotary_dims, config.rotary_emb_base);
       record("rotary.forward",
-             median_seconds(repeats,
-                            [&] {
-                              ops::rotary_forward(qkv.data(), cos_table.data(), sin_table.data(), batch, seq_len, heads,
-                                                  head_dim, rotary_dims);
-                            }),
+             best_seconds(repeats,
+                          [&] {
+                            ops::rotary_forward(qkv.data(), cos_table.data(), sin_table.data(), batch, seq_len, heads,
+                                                head_dim, rotary_dims);
+                          }),
              0, layers);
     }
   }
@@ -158,18 +178,18 @@ nlohmann::json op_timings(const formats::NeoxConfig& config, int batch, int seq_
     auto x = random_buffer(rows * hidden, 7), w = random_buffer(hidden, 8), b = random_buffer(hidden, 9);
     std::vector<float> y(x.size()), mean(rows), rstd(rows), dx(x.size()), dw(hidden), db(hidden);
     record("layernorm.forward",
-           median_seconds(repeats,
-                          [&] {
-                            ops::layernorm_forward(y.data(), mean.data(), rstd.data(), x.data(), w.data(), b.data(),
-                                                   rows, hidden, 1e-5f);
-                          }),
+           best_seconds(repeats,
+                        [&] {
+                          ops::layernorm_forward(y.data(), mean.data(), rstd.data(), x.data(), w.data(), b.data(), rows,
+                                                 hidden, 1e-5f);
+                        }),
            0, 2 * layers + 1);
     record("layernorm.backward",
-           median_seconds(repeats,
-                          [&] {
-                            ops::layernorm_backward(dx.data(), dw.data(), db.data(), y.data(), x.data(), mean.data(),
-                                                    rstd.data(), w.data(), rows, hidden);
-                          }),
+           best_seconds(repeats,
+                        [&] {
+                          ops::layernorm_backward(dx.data(), dw.data(), db.data(), y.data(), x.data(), mean.data(),
+                                                  rstd.data(), w.data(), rows, hidden);
+                        }),
            0, 2 * layers + 1);
   }
   {
@@ -177,12 +197,10 @@ nlohmann::json op_timings(const formats::NeoxConfig& config, int batch, int seq_
     auto x = random_buffer(rows * intermediate, 10);
     std::vector<float> y(x.size()), dx(x.size());
     record("gelu.forward",
-           median_seconds(repeats, [&] { ops::gelu_forward(y.data(), x.data(), rows * intermediate, kind); }), 0,
-           layers);
-    record(
-        "gelu.backward",
-        median_seconds(repeats, [&] { ops::gelu_backward(dx.data(), y.data(), x.data(), rows * intermediate, kind); }),
-        0, layers);
+           best_seconds(repeats, [&] { ops::gelu_forward(y.data(), x.data(), rows * intermediate, kind); }), 0, layers);
+    record("gelu.backward",
+           best_seconds(repeats, [&] { ops::gelu_backward(dx.data(), y.data(), x.data(), rows * intermediate, kind); }),
+           0, layers);
   }
   {
     auto logits = random_buffer(static_cast<std::size_t>(rows) * vocab, 11);
@@ -191,16 +209,16 @@ nlohmann::json op_timings(const formats::NeoxConfig& config, int batch, int seq_
     std::vector<float> losses(rows), lse(rows), d_logits(logits.size());
     record(
         "cross_entropy.forward",
-        median_seconds(
+        best_seconds(
             repeats,
             [&] { ops::cross_entropy_forward(losses.data(), lse.data(), logits.data(), targets.data(), rows, vocab); }),
         0, 1);
     record("cross_entropy.backward",
-           median_seconds(repeats,
-                          [&] {
-                            ops::cross_entropy_backward(d_logits.data(), logits.data(), lse.data(), targets.data(),
-                                                        1.0f / rows, rows, vocab);
-                          }),
+           best_seconds(repeats,
+                        [&] {
+                          ops::cross_entropy_backward(d_logits.data(), logits.data(), lse.data(), targets.data(),
+                                                      1.0f / rows, rows, vocab);
+                        }),
            0, 1);
   }
   return ops_json;
@@ -240,11 +258,12 @@ int main(int argc, char** argv) {
     tokens[i] = static_cast<std::int32_t>(philox_uniform_at(2, 0, i) * config.vocab_size) % config.vocab_size;
 
   double loss = 0.0;
-  const double forward_seconds = median_seconds(repeats, [&] { loss = model.forward(tokens.data(), batch, seq_len); });
-  const double step_seconds = median_seconds(repeats, [&] {
+  const Timing forward_timing = time_calls(repeats, [&] { loss = model.forward(tokens.data(), batch, seq_len); });
+  const Timing step_timing = time_calls(repeats, [&] {
     loss = model.forward(tokens.data(), batch, seq_len);
     model.backward(gradient);
   });
+  const double forward_seconds = forward_timing.best, step_seconds = step_timing.best;
   const double rss_peak = peak_rss_mib();
   const double tokens_per_step = static_cast<double>(batch) * seq_len;
   const double step_flops = neox_training_flops(config, batch, seq_len);
@@ -270,6 +289,11 @@ int main(int argc, char** argv) {
       {"step_tokens_per_second", tokens_per_step / step_seconds},
       {"step_gflops", step_flops / step_seconds / 1e9},
       {"step_flops", step_flops},
+      {"forward_seconds_median", forward_timing.median},
+      {"forward_cpu_seconds", forward_timing.cpu_best},
+      {"step_cpu_seconds", step_timing.cpu_best},
+      {"step_seconds_median", step_timing.median},
+      {"timing", "best of iterations (median in *_median)"},
       {"parameters_mib", model.num_parameters() * 4.0 / 1048576.0},
       {"gradients_mib", model.num_parameters() * 4.0 / 1048576.0},
       {"activations_mib", model.activation_bytes() / 1048576.0},
@@ -291,6 +315,8 @@ int main(int argc, char** argv) {
               tokens_per_step / forward_seconds, step_flops / 3.0 / forward_seconds / 1e9);
   std::printf("  forward+backward %8.1f ms  %9.0f tokens/s  %6.1f GFLOP/s\n", step_seconds * 1e3,
               tokens_per_step / step_seconds, step_flops / step_seconds / 1e9);
+  std::printf("  process CPU time: forward %.1f ms, forward+backward %.1f ms (%.0f tokens/s per CPU-second)\n",
+              forward_timing.cpu_best * 1e3, step_timing.cpu_best * 1e3, tokens_per_step / step_timing.cpu_best);
   std::printf("  memory: parameters %.1f MiB, gradients %.1f MiB, activations %.1f MiB, peak RSS %.1f MiB\n",
               model.num_parameters() * 4.0 / 1048576.0, model.num_parameters() * 4.0 / 1048576.0,
               model.activation_bytes() / 1048576.0, rss_peak);

@@ -30,14 +30,17 @@ def training_flops(c, batch, seq_len):
     return 6 * matmul_weights * batch * seq_len + 12 * l * h * pairs
 
 
-def median_seconds(repeats, body):
+def timings(repeats, body):
+    """(best, median, best process CPU time) of `repeats` calls after a warm-up (see bench_model.cpp)."""
     body()
-    times = []
+    times, cpu_times = [], []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         body()
         times.append(time.perf_counter() - start)
-    return sorted(times)[len(times) // 2]
+        cpu_times.append(time.process_time() - cpu_start)
+    times.sort()
+    return times[0], times[len(times) // 2], min(cpu_times)
 
 
 def main():
@@ -72,8 +75,8 @@ def main():
         loss.backward()
         return loss
 
-    forward_seconds = median_seconds(args.iterations, forward)
-    step_seconds = median_seconds(args.iterations, step)
+    forward_seconds, forward_median, forward_cpu = timings(args.iterations, forward)
+    step_seconds, step_median, step_cpu = timings(args.iterations, step)
     flops = training_flops(shape, args.batch, args.seq_len)
     tokens_per_step = args.batch * args.seq_len
     params = sum(p.numel() for p in model.parameters())
@@ -87,6 +90,9 @@ def main():
         "forward_gflops": flops / 3 / forward_seconds / 1e9,
         "step_seconds": step_seconds, "step_tokens_per_second": tokens_per_step / step_seconds,
         "step_gflops": flops / step_seconds / 1e9, "step_flops": flops,
+        "forward_seconds_median": forward_median, "step_seconds_median": step_median,
+        "forward_cpu_seconds": forward_cpu, "step_cpu_seconds": step_cpu,
+        "timing": "best of iterations (median in *_median)",
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "rss_before_model_mib": rss_before,
     }, indent=2))

@@ -40,6 +40,7 @@ def main():
             ("fwd+bwd tokens/s", "step_tokens_per_second", "{:,.0f}"),
             ("fwd+bwd GFLOP/s", "step_gflops", "{:.1f}"),
             ("fwd+bwd ms/step", "step_seconds", None),
+            ("fwd+bwd CPU ms/step (process CPU time)", "step_cpu_seconds", None),
             ("peak RSS MiB", "peak_rss_mib", "{:.0f}")]
     print(f"model {args.model}: {ours['parameters']:,} parameters, batch {args.batch} x seq {args.seq_len}, "
           f"{args.threads} threads")

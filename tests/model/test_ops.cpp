@@ -413,6 +413,10 @@ TEST(Ops, CrossEntropyForwardAndBackward) {
   const int rows = 5, vocab = 1100;  // crosses the 1024-entry exp-sum segment
   auto logits_initial = random_normal(rows * vocab, 71, 3.0f);
   for (int v = 0; v < vocab; ++v) logits_initial[3 * vocab + v] += 500.0f;  // exp overflows without the max shift
+  // The online log-sum-exp rescales its running sum when a later segment holds
+  // a larger maximum (row 1) and the segment sum when an earlier one does (row 2).
+  logits_initial[1 * vocab + 1050] = 40.0f;
+  logits_initial[2 * vocab + 5] = 40.0f;
   const std::vector<std::int32_t> targets = {0, 1099, 17, 512, 17};
   const auto expected = cross_entropy_reference(to_double(logits_initial), targets, rows, vocab);
   // Rows are independent: central differences row by row.
