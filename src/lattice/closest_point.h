@@ -46,6 +46,12 @@
 
 namespace llcpress::lattice {
 
+// Parity of an integer-valued float or double (|value| < 2^53).
+template <typename T>
+inline bool is_odd(T integer_value) {
+  return (static_cast<std::int64_t>(integer_value) & 1) != 0;
+}
+
 // floor(x + ½): ties go up, so round(x + k) == round(x) + k for integers k.
 template <typename T>
 inline T round_half_up(T x) {
@@ -107,7 +113,7 @@ struct LatticeD {
       }
     }
     // sum is an integer-valued T; its parity decides membership.
-    if (std::fmod(sum, T(2)) != 0) out[worst] += worst_signed >= 0 ? T(1) : T(-1);
+    if (is_odd(sum)) out[worst] += worst_signed >= 0 ? T(1) : T(-1);
   }
 
   // Exact Q_{D_n}(p/q) for integer p, in units of 1/q: rounding errors are the
@@ -128,7 +134,7 @@ struct LatticeD {
         worst_signed = error;
       }
     }
-    if (std::fmod(sum, 2.0f) != 0) nearest[worst] += worst_signed >= 0 ? 1.0f : -1.0f;
+    if (is_odd(sum)) nearest[worst] += worst_signed >= 0 ? 1.0f : -1.0f;
     for (int i = 0; i < N; ++i) leader[i] = point[i] - q * nearest[i];
   }
 
@@ -268,7 +274,7 @@ struct LatticeE8 {
         worst_signed = error;
       }
     }
-    if (std::fmod(sum, 2.0f) != 0) nearest[worst] += worst_signed >= 0 ? 1.0f : -1.0f;
+    if (is_odd(sum)) nearest[worst] += worst_signed >= 0 ? 1.0f : -1.0f;
   }
 };
 
@@ -299,102 +305,145 @@ struct LatticeBW16 {
   static constexpr int kDim = 16;
   static constexpr std::array<std::uint16_t, 32> kCodewords = reed_muller_1_4();
 
+  // bits[i][w] = bit i of codeword w, as 0/1 in T (so the scoring loops are
+  // plain arithmetic over 32 lanes).
+  template <typename T>
+  static const T* codeword_bits(int i) {
+    static const auto table = [] {
+      std::array<std::array<T, 32>, 16> bits{};
+      for (int b = 0; b < 16; ++b)
+        for (int w = 0; w < 32; ++w) bits[b][w] = static_cast<T>((kCodewords[w] >> b) & 1);
+      return bits;
+    }();
+    return table[i].data();
+  }
+
   // For each coset c + 2D16 the D16 decode of (x − c)/2 needs, per coordinate,
-  // one of two roundings (c_i = 0 or 1); both are computed once, then each
-  // coset costs a sum, a parity and a max over 16 precomputed values. The
-  // distance after the parity fix is the squared error with the worst
-  // coordinate's |e| replaced by 1 − |e|. Nearest coset wins; the first
-  // codeword in the table on a tie.
+  // one of two roundings (c_i = 0 or 1); both are computed once. Then all 32
+  // cosets are scored together, coordinate by coordinate, in arrays indexed by
+  // codeword (the inner loops run over the 32 codewords and vectorise): the
+  // squared error, the coordinate sum (its parity) and the first coordinate of
+  // largest |error|. The distance after the parity fix replaces that
+  // coordinate's |e| by 1 − |e|. Nearest coset wins; on a tie the first
+  // codeword in the table.
   template <typename T>
   static void closest_point(T* out, const T* in) {
-    T rounded[2][16], error[2][16], square[2][16];
+    T rounded[2][16], error[2][16], square[2][16], magnitude[2][16];
     for (int i = 0; i < 16; ++i) {
       for (int bit = 0; bit < 2; ++bit) {
         T half = (in[i] - T(bit)) * T(0.5);
         rounded[bit][i] = round_half_up(half);
         error[bit][i] = half - rounded[bit][i];
         square[bit][i] = error[bit][i] * error[bit][i];
+        magnitude[bit][i] = std::fabs(error[bit][i]);
       }
     }
-    int best_word = 0, best_worst = 0;
-    bool best_odd = false;
+    T distance[32] = {}, sum[32] = {}, worst_error[32], worst_index[32] = {};
+    for (int w = 0; w < 32; ++w) worst_error[w] = -1;
+    // Selections are written as bit·a + (1 − bit)·b with bit ∈ {0, 1}: exactly
+    // a or b, and branch-free so that the loops over w vectorise.
+    for (int i = 0; i < 16; ++i) {
+      const T* bits = codeword_bits<T>(i);
+      const T square0 = square[0][i], square1 = square[1][i], rounded0 = rounded[0][i], rounded1 = rounded[1][i];
+      const T magnitude0 = magnitude[0][i], magnitude1 = magnitude[1][i], index = T(i);
+      for (int w = 0; w < 32; ++w) {
+        const T one = bits[w], zero = T(1) - bits[w];
+        distance[w] += one * square1 + zero * square0;
+        sum[w] += one * rounded1 + zero * rounded0;
+        const T m = one * magnitude1 + zero * magnitude0;
+        const T current = worst_error[w];
+        const bool larger = m > current;
+        worst_index[w] = larger ? index : worst_index[w];
+        worst_error[w] = larger ? m : current;
+      }
+    }
+    int best_word = 0;
     T best_distance = 0;
     for (int w = 0; w < 32; ++w) {
-      const std::uint16_t word = kCodewords[w];
-      T distance = 0, sum = 0, worst_error = -1;
-      int worst = 0;
-      for (int i = 0; i < 16; ++i) {
-        int bit = (word >> i) & 1;
-        distance += square[bit][i];
-        sum += rounded[bit][i];
-        T magnitude = std::fabs(error[bit][i]);
-        if (magnitude > worst_error) {
-          worst_error = magnitude;
-          worst = i;
-        }
-      }
-      bool odd = std::fmod(sum, T(2)) != 0;
-      if (odd) distance += T(1) - T(2) * worst_error;
-      if (w == 0 || distance < best_distance) {
-        best_distance = distance;
+      T d = is_odd(sum[w]) ? distance[w] + (T(1) - T(2) * worst_error[w]) : distance[w];
+      if (w == 0 || d < best_distance) {
+        best_distance = d;
         best_word = w;
-        best_worst = worst;
-        best_odd = odd;
       }
     }
     const std::uint16_t word = kCodewords[best_word];
+    const bool odd = is_odd(sum[best_word]);
+    const int worst = static_cast<int>(worst_index[best_word]);
     for (int i = 0; i < 16; ++i) {
       int bit = (word >> i) & 1;
       T value = rounded[bit][i];
-      if (best_odd && i == best_worst) value += error[bit][i] >= 0 ? T(1) : T(-1);
+      if (odd && i == worst) value += error[bit][i] >= 0 ? T(1) : T(-1);
       out[i] = T(bit) + T(2) * value;
     }
   }
 
-  // Exact Q_{Λ16}(p/q) for p ∈ Λ16, in integers: for coset c the D16 point
-  // nearest (p − q·c)/(2q) is found from a_i = p_i − q·c_i with s = 2q, its
-  // error vector a − s·n is p − q·λ (the leader candidate), and the winner is
-  // the smallest squared error, then the lexicographically smallest error
-  // vector (invariant under p → p + qΛ16, so the rule is equivariant).
+  // Exact Q_{Λ16}(p/q) for p ∈ Λ16: for coset c the D16 point nearest
+  // (p − q·c)/(2q) is found from a_i = p_i − q·c_i with s = 2q; its error
+  // vector a − s·n is p − q·λ (the leader candidate). The winner has the
+  // smallest squared error, then the lexicographically smallest error vector
+  // (invariant under p → p + qΛ16, so the rule is equivariant). All values are
+  // integers below 2^24, exact in float; the 32 cosets are scored together.
   static void reduce_mod_q(float* leader, const float* point, int q) {
-    std::int64_t p[16];
-    for (int i = 0; i < 16; ++i) p[i] = static_cast<std::int64_t>(point[i]);
-    const std::int64_t s = 2 * static_cast<std::int64_t>(q);
-    std::int64_t best[16] = {};
-    std::int64_t best_distance = -1;
-    for (int w = 0; w < 32; ++w) {
-      const std::uint16_t word = kCodewords[w];
-      std::int64_t candidate[16], sum = 0, worst_error = -1;
-      int worst = 0;
-      for (int i = 0; i < 16; ++i) {
-        std::int64_t a = p[i] - (((word >> i) & 1) ? q : 0);
-        std::int64_t nearest = floor_div(2 * a + s, 2 * s);
-        candidate[i] = a - s * nearest;
-        sum += nearest;
-        std::int64_t magnitude = candidate[i] < 0 ? -candidate[i] : candidate[i];
-        if (magnitude > worst_error) {
-          worst_error = magnitude;
-          worst = i;
-        }
+    const float qf = static_cast<float>(q), s = 2.0f * qf, two_s = 2.0f * s, inverse = 1.0f / two_s;
+    float nearest[2][16], error[2][16], square[2][16], magnitude[2][16];
+    for (int i = 0; i < 16; ++i) {
+      for (int bit = 0; bit < 2; ++bit) {
+        float a = point[i] - (bit ? qf : 0.0f);
+        nearest[bit][i] = exact_floor_div(2.0f * a + s, two_s, inverse);
+        error[bit][i] = a - s * nearest[bit][i];
+        square[bit][i] = error[bit][i] * error[bit][i];
+        magnitude[bit][i] = std::fabs(error[bit][i]);
       }
-      if (sum % 2 != 0) candidate[worst] += candidate[worst] >= 0 ? -s : s;  // nearest ± 1
-      std::int64_t distance = 0;
-      for (int i = 0; i < 16; ++i) distance += candidate[i] * candidate[i];
-      bool better = best_distance < 0 || distance < best_distance;
-      if (!better && distance == best_distance) {
-        for (int i = 0; i < 16; ++i) {
-          if (candidate[i] != best[i]) {
-            better = candidate[i] < best[i];
-            break;
-          }
+    }
+    float distance[32] = {}, sum[32] = {}, worst_error[32], worst_index[32] = {};
+    for (int w = 0; w < 32; ++w) worst_error[w] = -1;
+    for (int i = 0; i < 16; ++i) {
+      const float* bits = codeword_bits<float>(i);
+      const float square0 = square[0][i], square1 = square[1][i], nearest0 = nearest[0][i], nearest1 = nearest[1][i];
+      const float magnitude0 = magnitude[0][i], magnitude1 = magnitude[1][i], index = float(i);
+      for (int w = 0; w < 32; ++w) {
+        const float one = bits[w], zero = 1.0f - bits[w];
+        distance[w] += one * square1 + zero * square0;
+        sum[w] += one * nearest1 + zero * nearest0;
+        const float m = one * magnitude1 + zero * magnitude0;
+        const float current = worst_error[w];
+        const bool larger = m > current;
+        worst_index[w] = larger ? index : worst_index[w];
+        worst_error[w] = larger ? m : current;
+      }
+    }
+    // The parity fix moves the worst error e to e ∓ s: (|e| − s)² = e² − 2s|e| + s².
+    float fixed_distance[32];
+    float best_distance = 0;
+    for (int w = 0; w < 32; ++w) {
+      fixed_distance[w] = is_odd(sum[w]) ? distance[w] + s * (s - 2.0f * worst_error[w]) : distance[w];
+      best_distance = w == 0 || fixed_distance[w] < best_distance ? fixed_distance[w] : best_distance;
+    }
+    // Among the nearest cosets (usually one), the smallest error vector.
+    bool found = false;
+    float best[16] = {};
+    for (int w = 0; w < 32; ++w) {
+      if (fixed_distance[w] != best_distance) continue;
+      float candidate[16];
+      const std::uint16_t word = kCodewords[w];
+      for (int i = 0; i < 16; ++i) candidate[i] = error[(word >> i) & 1][i];
+      if (is_odd(sum[w])) {
+        const int worst = static_cast<int>(worst_index[w]);
+        candidate[worst] += candidate[worst] >= 0 ? -s : s;
+      }
+      bool better = !found;
+      for (int i = 0; i < 16 && !better; ++i) {
+        if (candidate[i] != best[i]) {
+          better = candidate[i] < best[i];
+          break;
         }
       }
       if (better) {
-        best_distance = distance;
+        found = true;
         for (int i = 0; i < 16; ++i) best[i] = candidate[i];
       }
     }
-    for (int i = 0; i < 16; ++i) leader[i] = static_cast<float>(best[i]);
+    for (int i = 0; i < 16; ++i) leader[i] = best[i];
   }
 
   // Triangular basis: point_j = Σ_{i ≤ j} u_i·B[i][j], solved forwards.
@@ -419,12 +468,6 @@ struct LatticeBW16 {
   static void generator_row(double* row, int i) {
     const auto& basis = bw16_basis().rows;
     for (int j = 0; j < 16; ++j) row[j] = basis[i][j];
-  }
-
- private:
-  static std::int64_t floor_div(std::int64_t a, std::int64_t b) {  // b > 0
-    std::int64_t quotient = a / b;
-    return (a % b != 0 && a < 0) ? quotient - 1 : quotient;
   }
 };
 

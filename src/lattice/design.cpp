@@ -29,11 +29,17 @@ struct Calibration {
   int first_useful = 0, last_useful = 0;       // grid range run on the full sample
 };
 
-// Runs the single-scale code at grid scale j on samples [first, last).
+// Runs the single-scale code at grid scale j on samples [first, last): one
+// encode and one decode over all of them (so E8 uses its batched kernels),
+// then the per-sample statistics.
 void run_grid_point(Calibration& c, const LatticeInfo& lattice, int q, int group_blocks, bool dither,
                     const std::vector<float>& x, int j, int first, int last) {
-  std::vector<std::uint8_t> digits(c.coordinates);
-  std::vector<float> escape_room(c.coordinates);
+  const int count = last - first;
+  if (count <= 0) return;
+  const std::int64_t blocks = static_cast<std::int64_t>(count) * group_blocks;
+  const std::size_t coordinates = static_cast<std::size_t>(count) * c.coordinates;
+  std::vector<std::uint8_t> digits(coordinates), classes(count);
+  std::vector<float> escapes(coordinates), decoded(coordinates);
   float beta = c.betas[j], inverse = 1.0f / beta;
   std::vector<float> offset(lattice.dimension, voronoi_offset(lattice.is_integer_lattice(), q));
   GroupCode code;
@@ -43,27 +49,38 @@ void run_grid_point(Calibration& c, const LatticeInfo& lattice, int q, int group
   code.betas = &beta;
   code.inverse_betas = &inverse;
   code.offset = offset.data();
-  for (int i = first; i < last; ++i) {
-    SegmentJob job;
-    std::uint8_t cls = 0;
-    double cross[2] = {0, 0}, energy[2] = {0, 0};
-    job.values = x.data() + static_cast<std::size_t>(i) * c.coordinates;
-    job.blocks = group_blocks;
-    job.group_blocks = group_blocks;
-    job.code = &code;
-    job.dither = dither;
-    job.seed = kDesignSeed;
-    job.dither_stream = stream_id(0xD1, static_cast<std::uint64_t>(i));
-    job.digits = digits.data();
-    job.classes = &cls;
-    job.cross = cross;
-    job.energy = energy;
-    job.escapes = escape_room.data();
-    lattice.encode_segment(job);
-    std::size_t at = static_cast<std::size_t>(i) * c.grid + j;
-    c.decodes[at] = cls == 0;
-    c.cross[at] = static_cast<float>(cross[0]);
-    c.energy[at] = static_cast<float>(energy[0]);
+  double cross[2] = {0, 0}, energy[2] = {0, 0};
+  SegmentJob job;
+  job.values = x.data() + static_cast<std::size_t>(first) * c.coordinates;
+  job.blocks = blocks;
+  job.group_blocks = group_blocks;
+  job.code = &code;
+  job.dither = dither;
+  job.seed = kDesignSeed;
+  job.dither_stream = stream_id(0xD1);
+  job.first_block = static_cast<std::int64_t>(first) * group_blocks;
+  job.digits = digits.data();
+  job.classes = classes.data();
+  job.cross = cross;
+  job.energy = energy;
+  job.escapes = escapes.data();
+  lattice.encode_segment(job);
+  SegmentJob reader = job;
+  reader.escape_count = 0;
+  const float gains[2] = {1.0f, 1.0f};
+  lattice.decode_segment(decoded.data(), reader, gains);
+  for (int i = 0; i < count; ++i) {
+    const float* xi = job.values + static_cast<std::size_t>(i) * c.coordinates;
+    const float* yi = decoded.data() + static_cast<std::size_t>(i) * c.coordinates;
+    double sample_cross = 0, sample_energy = 0;
+    for (int t = 0; t < c.coordinates; ++t) {
+      sample_cross += static_cast<double>(xi[t]) * yi[t];
+      sample_energy += static_cast<double>(yi[t]) * yi[t];
+    }
+    std::size_t at = static_cast<std::size_t>(first + i) * c.grid + j;
+    c.decodes[at] = classes[i] == 0;
+    c.cross[at] = static_cast<float>(sample_cross);
+    c.energy[at] = static_cast<float>(sample_energy);
   }
 }
 
@@ -276,14 +293,41 @@ CodecSpec fixed_q_spec(int q, std::vector<float> betas, const PlanOptions& optio
   return spec;
 }
 
-CodecPlan plan_codec(double bits_per_entry, std::int64_t n, const PlanOptions& options) {
+namespace {
+CodecPlan plan_once(double bits_per_entry, double fixed_bits_per_entry, std::int64_t n, const PlanOptions& options);
+}
+
+// Bits a matrix pays once, whatever its size (see RateBreakdown).
+double fixed_bits(const CodecSpec& spec) {
+  double bits = 256;  // header
+  for (const auto& s : spec.segments) {
+    if (s.q == 0) continue;
+    const double scales = static_cast<double>(s.betas.size());
+    bits += (scales + 1) * (FrequencyTable::kPrecisionBits + 1) + 32 + 32 * scales + (spec.mmse ? 32 * scales : 0);
+  }
+  return bits;
+}
+
+CodecPlan plan_codec(double bits_per_entry, std::int64_t n, const PlanOptions& options, std::int64_t vectors) {
+  CodecPlan plan = plan_once(bits_per_entry, 0.0, n, options);
+  if (vectors <= 0) return plan;
+  // The fixed costs depend on the segments chosen; two passes settle them.
+  for (int pass = 0; pass < 2; ++pass) {
+    double fixed = fixed_bits(plan.spec) / (static_cast<double>(vectors) * static_cast<double>(n));
+    plan = plan_once(bits_per_entry, fixed, n, options);
+  }
+  return plan;
+}
+
+namespace {
+CodecPlan plan_once(double bits_per_entry, double fixed_bits_per_entry, std::int64_t n, const PlanOptions& options) {
   const LatticeInfo& lattice = find_lattice(options.lattice);
   LLC_CHECK(std::isfinite(bits_per_entry) && bits_per_entry >= 0, ConfigError, "lattice plan",
             "pass a rate in bits per entry >= 0", "rate {}", bits_per_entry);
   LLC_CHECK(n >= 1, InputError, "lattice plan", "vectors need at least one entry", "length {}", n);
   const int d = lattice.dimension;
   const std::int64_t coded = (rotation_length(n) + d - 1) / d * d;
-  const double side_bits_per_entry = (32.0 + options.norm_bits) / static_cast<double>(n);
+  const double side_bits_per_entry = (32.0 + options.norm_bits) / static_cast<double>(n) + fixed_bits_per_entry;
   // Bits per coded coordinate the lattice segments may spend.
   const double code_rate = std::max(0.0, (bits_per_entry - side_bits_per_entry) * static_cast<double>(n) / coded);
 
@@ -296,23 +340,20 @@ CodecPlan plan_codec(double bits_per_entry, std::int64_t n, const PlanOptions& o
     double dm = options.design.mmse ? design.mmse_distortion : design.distortion;
     return Point{q, design.rate, 2 * dm - dm * dm};
   };
-  // Smallest q whose rate reaches code_rate (rates grow with q), by bisection.
-  int low = 2, high = 256;
-  if (point_for(high).rate < code_rate) {
-    low = high;
+  // Smallest q whose rate reaches code_rate (rates grow with q): start from
+  // the guess log2 q ≈ code_rate − 0.15 (the scale index costs ~0.1–0.2 bits)
+  // and step; each step is one (cached) design.
+  int low = std::clamp(static_cast<int>(std::lround(std::exp2(code_rate - 0.15))), 2, 256);
+  if (point_for(low).rate >= code_rate) {
+    while (low > 2 && point_for(low - 1).rate >= code_rate) --low;
   } else {
-    while (low < high) {
-      int middle = (low + high) / 2;
-      if (point_for(middle).rate >= code_rate)
-        high = middle;
-      else
-        low = middle + 1;
-    }
+    while (low < 256 && point_for(low).rate < code_rate) ++low;
   }
   std::vector<Point> points{{0, 0.0, 1.0}};
-  for (int q = std::max(2, low - 2); q <= std::min(256, low + 1); ++q) points.push_back(point_for(q));
+  for (int q = std::max(2, low - 1); q <= std::min(256, low + 1); ++q) points.push_back(point_for(q));
+  // Near zero rate the tangent from (0, 1) may touch a smaller q.
   if (low <= 6)
-    for (int q = 2; q < std::max(2, low - 2); ++q) points.push_back(point_for(q));
+    for (int q = 2; q < std::max(2, low - 1); ++q) points.push_back(point_for(q));
   std::sort(points.begin(), points.end(), [](const Point& a, const Point& b) { return a.rate < b.rate; });
   // Lower convex hull (monotone chain).
   std::vector<Point> hull;
@@ -367,5 +408,7 @@ CodecPlan plan_codec(double bits_per_entry, std::int64_t n, const PlanOptions& o
   plan.predicted_product_distortion = share_upper * upper.product + (1 - share_upper) * lower.product;
   return plan;
 }
+
+}  // namespace
 
 }  // namespace llcpress::lattice

@@ -70,7 +70,13 @@ struct PlanOptions {
 };
 
 // A spec whose expected rate is `bits_per_entry` for vectors of length n.
-CodecPlan plan_codec(double bits_per_entry, std::int64_t n, const PlanOptions& options);
+// With vectors > 0 the per-matrix costs (header, rANS tables, gains, scale
+// lists) are spread over vectors·n entries and planned for too.
+CodecPlan plan_codec(double bits_per_entry, std::int64_t n, const PlanOptions& options, std::int64_t vectors = 0);
+
+// Bits an encoded matrix pays once, independent of its size: header, rANS
+// tables, scale lists and MMSE gains (the RateBreakdown fields of those names).
+double fixed_bits(const CodecSpec& spec);
 
 // A spec with one segment of modulus q and the designed (or given) scales.
 CodecSpec fixed_q_spec(int q, std::vector<float> betas, const PlanOptions& options);
