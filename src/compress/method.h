@@ -12,7 +12,7 @@
 //   prune           pruned_fraction      fraction of selected weights   larger fraction
 //   prune-heads     heads_removed        attention heads                more heads
 //   prune-neurons   neurons_removed      MLP neurons                    more neurons
-//   lattice         rate                 bits per weight                smaller rate   (when src/lattice provides it)
+//   lattice         rate                 target bits per weight         smaller rate
 #pragma once
 
 #include <cstdint>
@@ -37,7 +37,8 @@ struct MethodInfo {
   std::string name;
   std::string summary;
   std::string parameter;  // name of the parameter ("levels")
-  std::string units;      // what one unit of it is
+  std::string unit;       // short unit for HDF5 `units` attributes: "levels", "1", "bits/parameter", ...
+  std::string units;      // what one unit of it is, in words
   std::string meaning;    // one sentence for output attributes
   Direction direction = Direction::LargerIsMore;
   bool integer = false;
@@ -55,6 +56,7 @@ struct MethodOptions {
   std::uint64_t seed = 0x6c6c6370ull;  // noise: Philox key
   bool prune_global = false;           // prune: one magnitude ranking over all selected tensors
   int num_heads = 0;                   // prune-heads: the model's attention heads per layer
+  std::string lattice = "E8";          // lattice: the lattice of the nested code (lattice/lattice.h table)
   nlohmann::json to_json() const;
 };
 

@@ -17,6 +17,9 @@
 
 namespace llcpress::compress {
 
+// method_lattice.cpp (needs src/lattice).
+std::unique_ptr<CompressionMethod> make_lattice_method(MethodInfo info, const MethodOptions& options);
+
 nlohmann::json MethodOptions::to_json() const {
   return {{"tensors", tensors.to_string()},
           {"per_channel", per_channel},
@@ -24,7 +27,8 @@ nlohmann::json MethodOptions::to_json() const {
           {"noise_draws", noise_draws},
           {"seed", seed},
           {"prune_scope", prune_global ? "global" : "tensor"},
-          {"num_heads", num_heads}};
+          {"num_heads", num_heads},
+          {"lattice", lattice}};
 }
 
 nlohmann::json CompressionMethod::config() const {
@@ -37,7 +41,6 @@ EvaluatedPoint CompressionMethod::evaluate(double parameter, LossOracle& oracle)
   EvaluatedPoint point;
   point.parameter = parameter;
   point.effective_parameter = effective_parameter(parameter);
-  point.bits_per_weight = bits_per_weight(parameter);
   for (int draw = 0; draw < draws(); ++draw) {
     Stopwatch watch;
     apply(oracle.working(), oracle.reference(), parameter, draw);
@@ -47,6 +50,7 @@ EvaluatedPoint CompressionMethod::evaluate(double parameter, LossOracle& oracle)
     point.seconds_loss += watch.seconds();
   }
   point.loss_evaluations = draws();
+  point.bits_per_weight = bits_per_weight(parameter);  // after apply(): the lattice reports what it spent
   const double count = static_cast<double>(point.draw_losses.size());
   point.loss = std::accumulate(point.draw_losses.begin(), point.draw_losses.end(), 0.0) / count;
   if (point.draw_losses.size() > 1) {
@@ -505,6 +509,7 @@ std::vector<MethodEntry> build_table() {
   add({.name = "quant",
        .summary = "uniform n_q levels on [-m, m], m minimising the held-out loss (seeded by the weight-MSE clip)",
        .parameter = "levels",
+       .unit = "levels",
        .units = "quantization levels per tensor (per row with --per-channel)",
        .meaning = "smallest level count whose loss stays within L0 + eps is critical",
        .direction = Direction::SmallerIsMore,
@@ -517,6 +522,7 @@ std::vector<MethodEntry> build_table() {
   add({.name = "quant-maxabs",
        .summary = "uniform n_q levels on [-max|w|, max|w|]",
        .parameter = "levels",
+       .unit = "levels",
        .units = "quantization levels per tensor (per row with --per-channel)",
        .meaning = "smallest level count whose loss stays within L0 + eps is critical",
        .direction = Direction::SmallerIsMore,
@@ -529,6 +535,7 @@ std::vector<MethodEntry> build_table() {
   add({.name = "svd",
        .summary = "truncated SVD of each selected matrix keeping a fraction of its singular values",
        .parameter = "kept_fraction",
+       .unit = "1",
        .units = "fraction of each matrix's singular values kept (rank = round(f * min(rows, cols)))",
        .meaning = "smallest kept fraction whose loss stays within L0 + eps is critical",
        .direction = Direction::SmallerIsMore,
@@ -540,6 +547,7 @@ std::vector<MethodEntry> build_table() {
   add({.name = "noise",
        .summary = "Gaussian noise N(0, sigma^2) added to each selected weight, averaged over seeded draws",
        .parameter = "sigma",
+       .unit = "weight units",
        .units = "weight units (absolute standard deviation)",
        .meaning = "largest sigma whose mean loss stays within L0 + eps is critical",
        .direction = Direction::LargerIsMore,
@@ -552,6 +560,7 @@ std::vector<MethodEntry> build_table() {
   add({.name = "noise-rel",
        .summary = "Gaussian noise with sigma relative to each tensor's RMS, averaged over seeded draws",
        .parameter = "sigma_relative",
+       .unit = "1",
        .units = "fraction of each tensor's root-mean-square weight",
        .meaning = "largest relative sigma whose mean loss stays within L0 + eps is critical",
        .direction = Direction::LargerIsMore,
@@ -564,6 +573,7 @@ std::vector<MethodEntry> build_table() {
   add({.name = "prune",
        .summary = "unstructured magnitude pruning (per tensor, or global with --prune-scope global)",
        .parameter = "pruned_fraction",
+       .unit = "1",
        .units = "fraction of the selected weights set to zero",
        .meaning = "largest pruned fraction whose loss stays within L0 + eps is critical",
        .direction = Direction::LargerIsMore,
@@ -575,6 +585,7 @@ std::vector<MethodEntry> build_table() {
   add({.name = "prune-heads",
        .summary = "structured pruning of whole attention heads, least important first (global ranking)",
        .parameter = "heads_removed",
+       .unit = "heads",
        .units = "attention heads removed, out of layers * heads",
        .meaning = "most heads removed with the loss within L0 + eps is critical",
        .direction = Direction::LargerIsMore,
@@ -586,6 +597,7 @@ std::vector<MethodEntry> build_table() {
   add({.name = "prune-neurons",
        .summary = "structured pruning of whole MLP neurons, least important first (global ranking)",
        .parameter = "neurons_removed",
+       .unit = "neurons",
        .units = "MLP neurons removed, out of layers * intermediate size",
        .meaning = "most neurons removed with the loss within L0 + eps is critical",
        .direction = Direction::LargerIsMore,
@@ -594,6 +606,17 @@ std::vector<MethodEntry> build_table() {
       [](MethodInfo info, const MethodOptions& options) -> std::unique_ptr<CompressionMethod> {
         return std::make_unique<StructuredPruneMethod>(std::move(info), options, false);
       });
+  add({.name = "lattice",
+       .summary = "nested-lattice (Voronoi) code of each selected tensor's rows at a target rate (src/lattice)",
+       .parameter = "rate",
+       .unit = "bits/parameter",
+       .units = "target bits per weight (bits_per_weight records what the coder spent)",
+       .meaning = "smallest rate whose loss stays within L0 + eps is critical",
+       .direction = Direction::SmallerIsMore,
+       .integer = false,
+       .has_bits = true,
+       .identity = std::nullopt},
+      [](MethodInfo info, const MethodOptions& options) { return make_lattice_method(std::move(info), options); });
   return table;
 }
 
