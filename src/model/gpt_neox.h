@@ -10,11 +10,20 @@
 //
 // Memory: parameters live in one flat fp32 buffer (ParameterTable names the
 // checkpoint tensors). Activations are allocated once, in the constructor, for
-// (max_batch, max_seq_len); forward and backward never allocate. The largest
-// buffer is the logits, max_batch·max_seq_len·V floats.
+// (max_batch, max_seq_len); forward and backward allocate nothing themselves
+// (Eigen's GEMM may take its packing buffers from the heap per call). The
+// largest buffer is the logits, max_batch·max_seq_len·V floats; attention
+// keeps O(B·heads·T), not O(B·heads·T²) (ops/attention.h).
 //
 // Threads: OpenMP (omp_set_num_threads) for the element-wise ops and the
-// per-head attention loop; Eigen's GEMMs use the same OpenMP pool.
+// per-head attention loop; Eigen's GEMMs use the same OpenMP pool. One object
+// serves one caller at a time (forward/backward share its buffers).
+//
+// Determinism: with a fixed thread count, results are bitwise reproducible
+// (buffers are 64-byte aligned, reductions have a fixed order, the attention
+// and embedding-gradient work is split so that no two threads add into the
+// same value). Different thread counts can differ in the last bits because
+// Eigen's GEMM blocking depends on the thread count.
 #pragma once
 
 #include <cstddef>
