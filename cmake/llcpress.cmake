@@ -35,7 +35,12 @@ function(llcpress_test name)
       ENVIRONMENT "OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1;OMPI_MCA_rmaps_base_oversubscribe=1"
       PROCESSORS ${ARG_MPI} LABELS "mpi;${ARG_LABELS}")
   else()
-    gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 PROPERTIES LABELS "${ARG_LABELS}")
+    # gtest_discover_tests passes PROPERTIES through a flat list, which keeps
+    # only the first of several labels; set them from an include file instead.
+    gtest_discover_tests(${name} TEST_LIST ${name}_TESTS DISCOVERY_TIMEOUT 120)
+    file(WRITE ${CMAKE_CURRENT_BINARY_DIR}/${name}_labels.cmake
+         "set_tests_properties(\${${name}_TESTS} PROPERTIES LABELS \"${ARG_LABELS}\")\n")
+    set_property(DIRECTORY APPEND PROPERTY TEST_INCLUDE_FILES ${CMAKE_CURRENT_BINARY_DIR}/${name}_labels.cmake)
   endif()
   # Tests labelled "sanitize" also run in the ASan/UBSan configuration (scripts/test.sh).
   if("sanitize" IN_LIST ARG_LABELS)

@@ -1,0 +1,272 @@
+#!/usr/bin/env python3
+"""Figures of an llcpress run, read from OUT/results.h5 (docs/hdf5-schema.md).
+
+    /usr/bin/python3 analysis/figures.py OUT [--matmul FILE.h5 ...]
+
+Writes PNGs into OUT/figures/:
+  llc_vs_critical_<method>.png   λ̂ against the critical amount per model, fit lines and R² (the main figure)
+  over_steps.png                 λ̂ and the critical amounts over training steps (log-scaled steps)
+  curves_<model>_<method>.png    loss against the compression amount, one line per checkpoint
+  bits_predicted_vs_measured.png the theory's bits per weight against the measured ones (quantizers)
+  matmul_rate.png                D(R) of the matrix-multiplication quantizers against Γ(R), when a sweep exists
+Needs h5py, numpy and matplotlib (Debian: python3-h5py python3-numpy python3-matplotlib).
+"""
+import argparse
+import glob
+import os
+import sys
+
+import h5py
+import matplotlib
+
+matplotlib.use("Agg")  # batch jobs have no display
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def read_table(group):
+    """A table group (one 1-D dataset per column) as a dict of numpy arrays, strings decoded."""
+    columns = [c.decode() if isinstance(c, bytes) else str(c) for c in group.attrs["columns"]]
+    table = {}
+    for name in columns:
+        values = group[name][()]
+        if values.dtype.kind in ("O", "S"):
+            values = np.array([v.decode() if isinstance(v, bytes) else str(v) for v in values], dtype=object)
+        table[name] = values
+    return table
+
+
+def units_of(group, column):
+    units = group[column].attrs.get("units", "")
+    return units.decode() if isinstance(units, bytes) else str(units)
+
+
+def rows_where(table, **conditions):
+    mask = np.ones(len(next(iter(table.values()))), dtype=bool)
+    for key, value in conditions.items():
+        mask &= table[key] == value
+    return mask
+
+
+def model_colors(models):
+    cmap = plt.get_cmap("viridis")
+    return {m: cmap(i / max(1, len(models) - 1)) for i, m in enumerate(models)}
+
+
+def parameter_label(critical, method_mask):
+    names = sorted(set(critical["parameter"][method_mask]))
+    units = sorted(set(critical["units"][method_mask]))
+    return f"critical {', '.join(names)} [{', '.join(units)}]"
+
+
+def figure_llc_vs_critical(results, out_dir):
+    if "tables/llc" not in results or "tables/critical" not in results:
+        return []
+    llc = read_table(results["tables/llc"])
+    critical = read_table(results["tables/critical"])
+    fits = read_table(results["fits/table"]) if "fits/table" in results else None
+    models = list(dict.fromkeys(llc["model"]))
+    colors = model_colors(models)
+    written = []
+    for method in dict.fromkeys(critical["method"]):
+        eps_values = sorted(set(critical["eps"][critical["method"] == method]))
+        fig, axes = plt.subplots(1, len(eps_values), figsize=(4.6 * len(eps_values), 4.2), squeeze=False)
+        for ax, eps in zip(axes[0], eps_values):
+            for model in models:
+                xs, xerr, ys = [], [], []
+                for i in np.nonzero(rows_where(critical, method=method, eps=eps, model=model))[0]:
+                    j = np.nonzero(rows_where(llc, model=model, step=critical["step"][i]))[0]
+                    if len(j) == 0 or not np.isfinite(critical["critical_amount"][i]):
+                        continue
+                    xs.append(llc["lambda_mean"][j[0]])
+                    xerr.append(llc["lambda_std"][j[0]])
+                    ys.append(critical["critical_amount"][i])
+                if not xs:
+                    continue
+                label = model
+                if fits is not None:
+                    f = rows_where(fits, scope=model, method=method, eps=eps)
+                    if f.any():
+                        k = np.nonzero(f)[0][0]
+                        grid = np.linspace(min(xs), max(xs), 50)
+                        ax.plot(grid, fits["intercept"][k] + fits["slope"][k] * grid, color=colors[model], lw=1)
+                        label = f"{model} (R²={fits['r_squared'][k]:.2f})"
+                ax.errorbar(xs, ys, xerr=xerr, fmt="o", ms=4, color=colors[model], label=label, capsize=2)
+            ax.set_xlabel("LLC λ̂ [nats]")
+            ax.set_ylabel(parameter_label(critical, critical["method"] == method))
+            ax.set_title(f"{method}, ε = {eps:g} nats")
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=7)
+        fig.suptitle(f"Complexity vs compressibility: {method}")
+        fig.tight_layout()
+        path = os.path.join(out_dir, f"llc_vs_critical_{method}.png")
+        fig.savefig(path, dpi=120)
+        plt.close(fig)
+        written.append(path)
+    return written
+
+
+def positive_steps(steps):
+    # log-scaled axes cannot show step 0: draw it at 0.5 and say so in the label
+    return np.where(steps > 0, steps, 0.5)
+
+
+def figure_over_steps(results, out_dir):
+    panels = []
+    if "tables/llc" in results:
+        panels.append(("llc", None))
+    critical = read_table(results["tables/critical"]) if "tables/critical" in results else None
+    if critical is not None:
+        for method in dict.fromkeys(critical["method"]):
+            panels.append(("critical", method))
+    if not panels:
+        return []
+    llc = read_table(results["tables/llc"]) if "tables/llc" in results else None
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.4 * len(panels), 4), squeeze=False)
+    all_models = list(dict.fromkeys(llc["model"] if llc is not None else critical["model"]))
+    colors = model_colors(all_models)
+    for ax, (kind, method) in zip(axes[0], panels):
+        for model in all_models:
+            if kind == "llc":
+                m = rows_where(llc, model=model)
+                order = np.argsort(llc["step"][m])
+                ax.errorbar(positive_steps(llc["step"][m][order]), llc["lambda_mean"][m][order],
+                            yerr=llc["lambda_std"][m][order], marker="o", ms=3, capsize=2, color=colors[model],
+                            label=model)
+                ax.set_ylabel("LLC λ̂ [nats]")
+                ax.set_title("LLC over training")
+            else:
+                eps_values = sorted(set(critical["eps"][critical["method"] == method]))
+                eps = eps_values[len(eps_values) // 2]
+                m = rows_where(critical, model=model, method=method, eps=eps)
+                order = np.argsort(critical["step"][m])
+                ax.plot(positive_steps(critical["step"][m][order]), critical["critical_amount"][m][order], marker="o",
+                        ms=3, color=colors[model], label=model)
+                ax.set_ylabel(parameter_label(critical, critical["method"] == method))
+                ax.set_title(f"{method} (ε = {eps:g} nats)")
+        ax.set_xscale("log")
+        ax.set_xlabel("training step (step 0 drawn at 0.5)")
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    path = os.path.join(out_dir, "over_steps.png")
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return [path]
+
+
+def figure_curves(results, out_dir):
+    if "tables/curves" not in results:
+        return []
+    curves = read_table(results["tables/curves"])
+    written = []
+    for model in dict.fromkeys(curves["model"]):
+        for method in dict.fromkeys(curves["method"][curves["model"] == model]):
+            m = rows_where(curves, model=model, method=method)
+            steps = sorted(set(curves["step"][m]))
+            fig, ax = plt.subplots(figsize=(5.5, 4))
+            cmap = plt.get_cmap("plasma")
+            for i, step in enumerate(steps):
+                s = m & (curves["step"] == step)
+                order = np.argsort(curves["amount"][s])
+                ax.plot(curves["amount"][s][order], curves["loss"][s][order], marker=".", ms=4,
+                        color=cmap(i / max(1, len(steps) - 1)), label=f"step {step}")
+            ax.set_xlabel(f"{curves['parameter'][m][0]} [{curves['units'][m][0]}]")
+            ax.set_ylabel("held-out loss [nats/token]")
+            if curves["parameter"][m][0] == "levels":
+                ax.set_xscale("log", base=2)
+            ax.set_title(f"{model}: loss vs {method}")
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=6, ncol=2)
+            fig.tight_layout()
+            path = os.path.join(out_dir, f"curves_{model}_{method}.png")
+            fig.savefig(path, dpi=110)
+            plt.close(fig)
+            written.append(path)
+    return written
+
+
+def figure_bits(results, out_dir):
+    if "tables/critical" not in results:
+        return []
+    critical = read_table(results["tables/critical"])
+    m = np.isfinite(critical["bits_per_weight"]) & np.isfinite(critical["predicted_bits"])
+    if not m.any():
+        return []
+    fig, ax = plt.subplots(figsize=(5, 4.5))
+    for method in dict.fromkeys(critical["method"][m]):
+        s = m & (critical["method"] == method)
+        ax.scatter(critical["predicted_bits"][s], critical["bits_per_weight"][s], s=14, label=method)
+    low = min(critical["predicted_bits"][m].min(), critical["bits_per_weight"][m].min())
+    high = max(critical["predicted_bits"][m].max(), critical["bits_per_weight"][m].max())
+    ax.plot([low, high], [low, high], "k--", lw=1, label="measured = predicted")
+    ax.set_xlabel("predicted b* = (λ̂/d)·log₂(1/ε) [bits/weight]")
+    ax.set_ylabel("measured critical bits [bits/weight]")
+    ax.set_title("Theory vs measurement")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    path = os.path.join(out_dir, "bits_predicted_vs_measured.png")
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return [path]
+
+
+def figure_matmul(paths, out_dir):
+    sweeps = []
+    for path in paths:
+        with h5py.File(path, "r") as f:
+            if "sweep" not in f:
+                continue
+            sweeps.append((os.path.basename(path), read_table(f["sweep"])))
+    if not sweeps:
+        return []
+    fig, ax = plt.subplots(figsize=(5.5, 4.2))
+    rates = np.linspace(0.05, 5.5, 300)
+    for name, table in sweeps:
+        for scheme in dict.fromkeys(table["scheme"]):
+            s = table["scheme"] == scheme
+            order = np.argsort(table["rate"][s])
+            ax.plot(table["rate"][s][order], table["distortion"][s][order], marker="o", ms=3, label=scheme)
+        if "gamma" in table:
+            order = np.argsort(table["rate"])
+            gamma_rates = table["rate"][order]
+            ax.plot(gamma_rates, table["gamma"][order], "k--", lw=1, label="Γ(R) at the measured rates")
+    ax.set_yscale("log")
+    ax.set_xlabel("rate R [bits/entry, side information included]")
+    ax.set_ylabel("distortion ‖AᵀB − Ĉ‖²/(n·a·b)")
+    ax.set_title("Matrix-multiplication quantizers vs Γ(R)")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    path = os.path.join(out_dir, "matmul_rate.png")
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return [path]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("output", help="the run's output directory (holds results.h5)")
+    parser.add_argument("--matmul", nargs="*", default=None,
+                        help="matmul-bench --sweep-rate files (default: OUT/matmul*.h5)")
+    args = parser.parse_args()
+    results_path = os.path.join(args.output, "results.h5")
+    if not os.path.exists(results_path):
+        sys.exit(f"figures.py: {results_path} does not exist (run `llcpress gather {args.output}` first)")
+    out_dir = os.path.join(args.output, "figures")
+    os.makedirs(out_dir, exist_ok=True)
+    written = []
+    with h5py.File(results_path, "r") as results:
+        written += figure_llc_vs_critical(results, out_dir)
+        written += figure_over_steps(results, out_dir)
+        written += figure_curves(results, out_dir)
+        written += figure_bits(results, out_dir)
+    matmul_paths = args.matmul if args.matmul is not None else sorted(glob.glob(os.path.join(args.output, "matmul*.h5")))
+    written += figure_matmul(matmul_paths, out_dir)
+    for path in written:
+        print(path)
+
+
+if __name__ == "__main__":
+    main()
