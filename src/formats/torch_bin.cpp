@@ -588,13 +588,6 @@ struct TensorRecord {
   std::vector<std::int64_t> shape, stride;
 };
 
-// Far more than any state dict needs (about a dozen values and thirty stack
-// pushes per tensor) while keeping a hostile stream of short opcodes from
-// making memory grow faster than a few bytes per input byte: objects, pushes
-// (each may end up as a reference inside a container), open MARKs and memo
-// entries are all bounded.
-constexpr std::size_t kMaxValues = std::size_t{1} << 22;
-constexpr std::size_t kMaxPushes = std::size_t{1} << 24;
 constexpr std::size_t kMaxDimensions = 64;
 
 bool valid_utf8(std::string_view text) {
@@ -634,7 +627,8 @@ bool valid_utf8(std::string_view text) {
 
 class PickleMachine {
  public:
-  PickleMachine(std::span<const std::byte> bytes, const std::string& where) : bytes_(bytes), where_(where) {}
+  PickleMachine(std::span<const std::byte> bytes, const std::string& where, const PickleLimits& limits)
+      : bytes_(bytes), where_(where), limits_(limits) {}
 
   std::vector<PickledTensor> run() {
     const Ref result = execute();
@@ -644,6 +638,7 @@ class PickleMachine {
  private:
   std::span<const std::byte> bytes_;
   const std::string& where_;
+  PickleLimits limits_;
   std::size_t position_ = 0;
   std::size_t opcode_offset_ = 0;
   std::uint8_t opcode_ = 0;
@@ -707,7 +702,8 @@ class PickleMachine {
   // ---------------------------------------------------------- values
 
   Ref make(Kind kind, std::int64_t payload) {
-    if (values_.size() >= kMaxValues) fail("more than {} objects: this is not a state dict", kMaxValues);
+    if (values_.size() >= limits_.max_objects)
+      fail("more than {} objects: this is not a state dict", limits_.max_objects);
     values_.push_back({kind, payload});
     return static_cast<Ref>(values_.size() - 1);
   }
@@ -743,7 +739,7 @@ class PickleMachine {
 
   std::size_t stack_floor() const { return marks_.empty() ? 0 : marks_.back(); }
   void push(Ref ref) {
-    if (++pushes_ > kMaxPushes) fail("more than {} stack pushes: this is not a state dict", kMaxPushes);
+    if (++pushes_ > limits_.max_pushes) fail("more than {} stack pushes: this is not a state dict", limits_.max_pushes);
     stack_.push_back(ref);
   }
   Ref pop() {
@@ -773,8 +769,8 @@ class PickleMachine {
 
   void memo_put(std::uint32_t index) {
     const Ref value = top();
-    if (memo_.size() >= kMaxValues && memo_.count(index) == 0)
-      fail("more than {} memo entries: this is not a state dict", kMaxValues);
+    if (memo_.size() >= limits_.max_objects && memo_.count(index) == 0)
+      fail("more than {} memo entries: this is not a state dict", limits_.max_objects);
     memo_[index] = value;
   }
   Ref memo_get(std::uint32_t index) {
@@ -821,7 +817,8 @@ class PickleMachine {
         push(make_sequence(Kind::Tuple, {}));
         break;
       case '(':
-        if (marks_.size() >= kMaxValues) fail("more than {} open MARKs: this is not a state dict", kMaxValues);
+        if (marks_.size() >= limits_.max_objects)
+          fail("more than {} open MARKs: this is not a state dict", limits_.max_objects);
         marks_.push_back(stack_.size());
         break;
       case 'X':
@@ -1161,8 +1158,9 @@ class PickleMachine {
 
 }  // namespace
 
-std::vector<PickledTensor> parse_state_dict_pickle(std::span<const std::byte> pickle, const std::string& where) {
-  PickleMachine machine(pickle, where);
+std::vector<PickledTensor> parse_state_dict_pickle(std::span<const std::byte> pickle, const std::string& where,
+                                                   const PickleLimits& limits) {
+  PickleMachine machine(pickle, where, limits);
   return machine.run();
 }
 

@@ -78,7 +78,16 @@ struct PickledTensor {
   std::int64_t storage_numel = 0;   // in elements of `dtype`
   std::vector<std::int64_t> shape, stride;
 };
-std::vector<PickledTensor> parse_state_dict_pickle(std::span<const std::byte> pickle, const std::string& where);
+// Bounds on the work a stream may ask for, so that memory grows by at most a
+// few bytes per input byte whatever the stream does. The defaults are far
+// above any state dict (about a dozen objects and thirty stack pushes per
+// tensor: 2^22 objects cover some 300,000 tensors); tests lower them.
+struct PickleLimits {
+  std::size_t max_objects = std::size_t{1} << 22;  // also bounds memo entries and open MARKs
+  std::size_t max_pushes = std::size_t{1} << 24;   // stack pushes (each may end up inside a container)
+};
+std::vector<PickledTensor> parse_state_dict_pickle(std::span<const std::byte> pickle, const std::string& where,
+                                                   const PickleLimits& limits = {});
 
 // Minimal ZIP reader (stored entries only; deflated entries are refused with a
 // hint): end-of-central-directory, zip64 locator/record and extra fields,

@@ -275,24 +275,35 @@ TEST(TorchPickle, MalformedTorchCallsAreRefused) {
 }
 
 TEST(TorchPickle, BombsAreBoundedNotFatal) {
-  // A million nested one-tuples: no recursion anywhere, so no stack overflow;
-  // the result is simply not a state dict.
-  std::string nested = "\x80\x02N" + std::string(1'000'000, '\x85') + ".";
+  // 200,000 nested one-tuples: no recursion anywhere (values live in a flat
+  // arena), so no stack overflow; the result is simply not a state dict.
+  std::string nested = "\x80\x02N" + std::string(200'000, '\x85') + ".";
   expect_refused(nested, "not a state dict");
   // A self-containing dict (a cycle through the memo) is harmless.
   expect_refused(
       "\x80\x02}q\x00(X\x01\x00\x00\x00"
       "ah\x00u."s,
       "state dict entry 'a' is a dict");
-  // Five million objects exceed the object budget long before memory runs out.
-  std::string many = "\x80\x02" + std::string(5'000'000, 'N') + ".";
-  expect_refused(many, "objects: this is not a state dict");
-  // References to one memoized object cost no new object but are bounded too,
-  // as are open MARKs.
+
+  // Each budget, lowered so the test stays fast under the sanitizers.
+  const PickleLimits limits{.max_objects = 1000, .max_pushes = 4000};
+  auto refuse_within = [&](const std::string& stream, const std::string& problem) {
+    expect_input_error([&] { (void)parse_state_dict_pickle(to_bytes(stream), kWhere, limits); }, kWhere, problem);
+  };
+  refuse_within("\x80\x02" + std::string(1001, 'N') + ".", "more than 1000 objects: this is not a state dict");
+  // References to one memoized object create no object but are pushes.
   std::string references = "\x80\x02Nq\x00"s;
-  for (int i = 0; i < (1 << 24) + 1; ++i) references += "h\x00"s;
-  expect_refused(references + ".", "stack pushes: this is not a state dict");
-  expect_refused("\x80\x02" + std::string((1 << 22) + 1, '(') + ".", "open MARKs: this is not a state dict");
+  for (int i = 0; i < 4000; ++i) references += "h\x00"s;
+  refuse_within(references + ".", "more than 4000 stack pushes");
+  refuse_within("\x80\x02" + std::string(1001, '(') + ".", "more than 1000 open MARKs");
+  std::string memo = "\x80\x02N"s;
+  for (std::uint32_t i = 0; i < 1001; ++i) memo += "r"s + std::string(reinterpret_cast<const char*>(&i), 4);
+  refuse_within(memo + ".", "more than 1000 memo entries");
+  // The same streams within the default budgets only fail for not being a state dict.
+  expect_refused(references + ".", "the pickle holds a None, not a state dict");
+  // The defaults: far above a state dict, far below memory exhaustion.
+  EXPECT_EQ(PickleLimits{}.max_objects, std::size_t{1} << 22);
+  EXPECT_EQ(PickleLimits{}.max_pushes, std::size_t{1} << 24);
 }
 
 }  // namespace
