@@ -1,0 +1,146 @@
+// llcpress llc --checkpoint DIR --data PREFIX [sampler keys] [--out FILE.h5] [--json]
+// The local learning coefficient of one GPT-NeoX checkpoint (CPU): SGLD or
+// RMSprop-SGLD chains around the checkpoint on minibatches of sequences of a
+// Megatron dataset (REFERENCE.md §3, docs/llc.md).
+#include <omp.h>
+
+#include <algorithm>
+#include <charconv>
+#include <iostream>
+
+#include "cli/llc_options.h"
+#include "cli/subcommand.h"
+#include "core/check.h"
+#include "core/log.h"
+#include "core/version.h"
+#include "formats/checkpoint.h"
+#include "formats/megatron.h"
+#include "io/hdf5.h"
+#include "io/provenance.h"
+#include "model/gpt_neox.h"
+#include "model/neox_loss_model.h"
+#include "slt/llc_output.h"
+
+namespace llcpress::cli {
+namespace {
+
+// "A:B", "A:" (to the end) or ":B" (from 0); A < B <= count.
+slt::SampleRange parse_sequences(const std::string& text, std::size_t count) {
+  const auto colon = text.find(':');
+  LLC_CHECK(colon != std::string::npos, ConfigError, "--sequences", "write it as A:B, A: or :B (B exclusive)",
+            "'{}' has no ':'", text);
+  auto parse = [&](std::string_view part, std::size_t fallback) {
+    if (part.empty()) return fallback;
+    std::size_t value = 0;
+    const auto [end, error] = std::from_chars(part.data(), part.data() + part.size(), value);
+    LLC_CHECK(error == std::errc() && end == part.data() + part.size(), ConfigError, "--sequences",
+              "write it as A:B with non-negative integers", "'{}' is not a sequence number", part);
+    return value;
+  };
+  const std::string_view view(text);
+  const std::size_t first = parse(view.substr(0, colon), 0), last = parse(view.substr(colon + 1), count);
+  LLC_CHECK(first < last && last <= count, ConfigError, "--sequences",
+            fmt::format("the dataset has {} sequences; choose 0 <= A < B <= {}", count, count),
+            "range {}:{} is empty or out of bounds", first, last);
+  return {static_cast<std::int64_t>(first), static_cast<std::int64_t>(last)};
+}
+
+int run_llc(int argc, char** argv) {
+  slt::LlcConfig defaults;  // REFERENCE §3 "typical language-model settings"
+  defaults.sampler.epsilon = 1e-4;
+  defaults.sampler.localization = 100;
+  defaults.sampler.nbeta = 0;  // b / ln b
+  defaults.chains = 4;
+  defaults.burn_in = 0;
+  defaults.draws = 100;
+  defaults.batch_size = 16;
+  defaults.init_batches = 8;
+  po::options_description options("llc options");
+  options.add_options()("checkpoint", po::value<std::string>()->required(),
+                        "checkpoint directory (config.json + weights), as `llcpress inspect` accepts")(
+      "data", po::value<std::string>()->required(), "Megatron dataset prefix (PREFIX.idx + PREFIX.bin)")(
+      "seq-len", po::value<int>()->default_value(0),
+      "tokens predicted per sequence (0: the first selected sequence's length − 1, at most "
+      "max_position_embeddings)")(
+      "sequences", po::value<std::string>()->default_value(":"),
+      "sequence range A:B the SGLD and L_init batches are drawn from (B exclusive; default: all)")(
+      "micro-batch", po::value<int>()->default_value(0),
+      "sequences per forward pass (0: the whole --batch; smaller saves activation memory)")(
+      "out", po::value<std::string>()->default_value(""), "write the result to this HDF5 file")(
+      "json", po::bool_switch(), "print the result (with traces) as JSON on stdout");
+  add_llc_options(options, defaults);
+  auto values = parse_options("llc", "--checkpoint DIR --data PREFIX [options]", options, argc, argv);
+  if (!values) return 0;
+  const auto& vm = *values;
+  slt::LlcConfig config = read_llc_options(vm);
+  const bool json = vm["json"].as<bool>();
+
+  const std::string checkpoint_path = vm["checkpoint"].as<std::string>(), data_prefix = vm["data"].as<std::string>();
+  const formats::Checkpoint checkpoint = formats::Checkpoint::open(checkpoint_path);
+  const formats::MegatronDataset dataset = formats::MegatronDataset::open(data_prefix);
+  LLC_CHECK(dataset.num_sequences() > 0, InputError, data_prefix, "use a dataset with at least one sequence",
+            "the dataset is empty");
+  config.samples = parse_sequences(vm["sequences"].as<std::string>(), dataset.num_sequences());
+  int seq_len = vm["seq-len"].as<int>();
+  if (seq_len == 0)
+    seq_len = std::min(dataset.sequence_length(static_cast<std::size_t>(config.samples->first)) - 1,
+                       checkpoint.config().max_position_embeddings);
+  LLC_CHECK(seq_len >= 1, ConfigError, "--seq-len", "choose --seq-len >= 1 (sequences need seq-len + 1 tokens)",
+            "sequence length {} is too short", seq_len);
+  int micro_batch = vm["micro-batch"].as<int>();
+  LLC_CHECK(micro_batch >= 0, ConfigError, "--micro-batch", "use 0 (the whole batch) or a positive count",
+            "{} is negative", micro_batch);
+  if (micro_batch == 0 || micro_batch > static_cast<int>(config.batch_size))
+    micro_batch = static_cast<int>(config.batch_size);
+
+  auto model = GptNeox::from_checkpoint(checkpoint, micro_batch, seq_len);
+  NeoxLossModel loss_model(*model, dataset, seq_len);
+  const std::string content_hash = checkpoint.content_hash();
+  config.progress = !json;
+
+  nlohmann::json resolved = {{"command", "llc"},
+                             {"checkpoint", checkpoint_path},
+                             {"checkpoint_content_hash", content_hash},
+                             {"data", data_prefix},
+                             {"seq_len", seq_len},
+                             {"micro_batch", micro_batch},
+                             {"threads", omp_get_max_threads()},
+                             {"llc", slt::to_json(config)},
+                             {"git_revision", git_revision()}};
+  spdlog::info("llc: {} ({:.3f} M parameters), sequences {}:{} of {}, seq_len {}, {} threads", checkpoint_path,
+               model->num_parameters() / 1e6, config.samples->first, config.samples->last, data_prefix, seq_len,
+               omp_get_max_threads());
+  spdlog::info("llc: resolved configuration {}", resolved.dump());
+
+  const slt::LlcResult result = slt::estimate_llc(loss_model, config);
+  resolved["llc"] = slt::to_json(result.config);  // nβ resolved
+
+  const std::string out = vm["out"].as<std::string>();
+  if (!out.empty()) {
+    io::File file = io::File::create_atomic(out);
+    io::write_provenance(file.root(), resolved.dump());
+    file.root().set_attribute("checkpoint", checkpoint_path);
+    file.root().set_attribute("checkpoint_content_hash", content_hash);
+    file.root().set_attribute("data", data_prefix);
+    file.root().set_attribute("seed", static_cast<std::int64_t>(config.seed));
+    file.root().set_attribute("seq_len", static_cast<std::int64_t>(seq_len));
+    io::Group group = file.root().require_group("llc");
+    slt::write_llc(group, result);
+    file.commit();
+    spdlog::info("llc: wrote {}", out);
+  }
+  if (json) {
+    nlohmann::json j = slt::to_json(result, true);
+    j["resolved_config"] = resolved;
+    print_json(j);
+  } else {
+    std::cout << slt::format_llc(result);
+  }
+  return result.chains_used > 0 ? 0 : 1;
+}
+
+}  // namespace
+
+LLCPRESS_SUBCOMMAND("llc", "local learning coefficient of a checkpoint (SGLD / RMSprop-SGLD chains, CPU)", run_llc)
+
+}  // namespace llcpress::cli
