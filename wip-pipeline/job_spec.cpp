@@ -1,0 +1,210 @@
+#include "pipeline/job_spec.h"
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "core/check.h"
+#include "pipeline/slurm.h"
+
+namespace llcpress {
+
+namespace fs = std::filesystem;
+
+SequenceRange SequenceRange::parse(const std::string& text, const std::string& key) {
+  auto colon = text.find(':');
+  SequenceRange range;
+  try {
+    LLC_CHECK(colon != std::string::npos, ConfigError, key, "write it as A:B, e.g. 0:64", "'{}' is not a range", text);
+    std::size_t used_begin = 0, used_end = 0;
+    range.begin = std::stoll(text.substr(0, colon), &used_begin);
+    range.end = std::stoll(text.substr(colon + 1), &used_end);
+    LLC_CHECK(used_begin == colon && used_end == text.size() - colon - 1, ConfigError, key,
+              "write it as A:B with integers", "'{}' is not a range of integers", text);
+  } catch (const std::logic_error&) {
+    throw ConfigError(fmt::format("'{}' is not a range of integers", text), key, "write it as A:B, e.g. 0:64");
+  }
+  LLC_CHECK(range.begin >= 0 && range.end > range.begin, ConfigError, key, "A must be >= 0 and B > A",
+            "'{}' is an empty or negative range", text);
+  return range;
+}
+
+std::string SequenceRange::to_string() const { return fmt::format("{}:{}", begin, end); }
+
+const TaskKind* find_task_kind(const std::string& name) {
+  for (const auto& kind : task_kinds())
+    if (kind.name == name) return &kind;
+  return nullptr;
+}
+
+po::options_description job_options() {
+  po::options_description options("Job file keys");
+  // clang-format off
+  options.add_options()
+    ("job.name", po::value<std::string>()->default_value("job"), "name recorded in outputs and SLURM job names")
+    ("job.output", po::value<std::string>(), "output directory (plan.json, shards/, results.h5)")
+    ("job.seed", po::value<std::uint64_t>()->default_value(0), "seed of every random stream (keyed further by shard, chain, step)")
+    ("job.device", po::value<std::string>()->default_value("cpu"), "cpu or cuda")
+    ("job.threads", po::value<int>()->default_value(1), "CPU threads per rank")
+    ("job.log_level", po::value<std::string>()->default_value("info"), "trace, debug, info, warn, error")
+    ("data.prefix", po::value<std::string>(), "Megatron dataset prefix (PREFIX.idx / PREFIX.bin) for SGLD batches")
+    ("data.heldout_prefix", po::value<std::string>(), "Megatron dataset prefix for the held-out evaluation (default: data.prefix)")
+    ("data.seq_len", po::value<int>(), "tokens per sequence fed to the model (T; each window reads T+1 tokens)")
+    ("data.batch", po::value<int>()->default_value(8), "sequences per batch (SGLD minibatch and evaluation chunk)")
+    ("data.sgld_sequences", po::value<std::string>(), "A:B — the sequences SGLD minibatches are drawn from")
+    ("data.eval_sequences", po::value<std::string>(), "A:B — the fixed held-out sequences every loss evaluation uses")
+    ("models.model", po::value<std::vector<std::string>>()->composing(), "NAME:PATTERN[,PATTERN...] (repeat per model)")
+    ("llc.enabled", po::value<bool>()->default_value(true), "run the LLC task on every checkpoint")
+    ("compress.methods", po::value<std::string>()->default_value(""), "comma-separated compression methods")
+    ("compress.eps", po::value<std::string>()->default_value("0.3,0.5,0.7"), "loss-increase tolerances ε (nats)");
+  // clang-format on
+  add_slurm_options(options);
+  for (const auto& kind : task_kinds())
+    if (kind.add_options) kind.add_options(options);
+  return options;
+}
+
+namespace {
+
+std::vector<std::string> split(const std::string& text, char separator) {
+  std::vector<std::string> parts;
+  std::stringstream stream(text);
+  std::string part;
+  while (std::getline(stream, part, separator)) {
+    auto first = part.find_first_not_of(" \t"), last = part.find_last_not_of(" \t");
+    if (first != std::string::npos) parts.push_back(part.substr(first, last - first + 1));
+  }
+  return parts;
+}
+
+template <typename T>
+T required(const po::variables_map& values, const std::string& key, const std::string& hint) {
+  LLC_CHECK(values.count(key), ConfigError, key, hint, "missing required key");
+  return values[key].as<T>();
+}
+
+void check_dataset(const std::string& prefix, const std::string& key) {
+  for (const char* suffix : {".idx", ".bin"})
+    LLC_CHECK(fs::exists(prefix + suffix), ConfigError, key,
+              "give the dataset prefix without .idx/.bin; `llcpress make-suite` writes one for the demo",
+              "{}{} does not exist", prefix, suffix);
+}
+
+}  // namespace
+
+std::vector<std::string> JobSpec::tasks() const {
+  std::vector<std::string> names;
+  if (llc_enabled) names.push_back("llc");
+  names.insert(names.end(), methods.begin(), methods.end());
+  return names;
+}
+
+nlohmann::json JobSpec::resolved() const {
+  nlohmann::json json = nlohmann::json::object();
+  for (const auto& [key, value] : values) {
+    const auto& any = value.value();
+    if (auto* text = boost::any_cast<std::string>(&any)) json[key] = *text;
+    else if (auto* integer = boost::any_cast<int>(&any)) json[key] = *integer;
+    else if (auto* unsigned_integer = boost::any_cast<std::uint64_t>(&any)) json[key] = *unsigned_integer;
+    else if (auto* real = boost::any_cast<double>(&any)) json[key] = *real;
+    else if (auto* flag = boost::any_cast<bool>(&any)) json[key] = *flag;
+    else if (auto* list = boost::any_cast<std::vector<std::string>>(&any)) json[key] = *list;
+  }
+  json["job.path"] = path;
+  return json;
+}
+
+JobSpec load_job(const std::string& path, const std::vector<std::string>& overrides) {
+  LLC_CHECK(fs::is_regular_file(path), ConfigError, path, "pass the path of a job .ini file (see jobs/demo.ini)",
+            "job file not found");
+  po::options_description options = job_options();
+  JobSpec job;
+  job.path = path;
+  try {
+    // Command-line overrides are stored first: Boost keeps the first value stored.
+    if (!overrides.empty()) po::store(po::command_line_parser(overrides).options(options).run(), job.values);
+    std::ifstream file(path);
+    po::store(po::parse_config_file(file, options, /*allow_unregistered=*/false), job.values);
+    po::notify(job.values);
+  } catch (const po::error& error) {
+    throw ConfigError(error.what(), path, "docs/job-spec.md lists every key; check spelling and section");
+  }
+  const auto& values = job.values;
+  job.name = values["job.name"].as<std::string>();
+  job.output = required<std::string>(values, "job.output", "the directory results go to, e.g. output = demo-out/run");
+  job.seed = values["job.seed"].as<std::uint64_t>();
+  job.device = values["job.device"].as<std::string>();
+  LLC_CHECK(job.device == "cpu" || job.device == "cuda", ConfigError, "job.device", "use cpu or cuda",
+            "unknown device '{}'", job.device);
+  job.threads = values["job.threads"].as<int>();
+  LLC_CHECK(job.threads >= 1 && job.threads <= 1024, ConfigError, "job.threads", "", "{} threads", job.threads);
+  job.log_level = values["job.log_level"].as<std::string>();
+
+  job.data_prefix = required<std::string>(values, "data.prefix", "the Megatron dataset prefix (without .idx/.bin)");
+  check_dataset(job.data_prefix, "data.prefix");
+  job.heldout_prefix = values.count("data.heldout_prefix") ? values["data.heldout_prefix"].as<std::string>()
+                                                           : job.data_prefix;
+  check_dataset(job.heldout_prefix, "data.heldout_prefix");
+  job.seq_len = required<int>(values, "data.seq_len", "tokens per sequence, e.g. 2048 for Pythia");
+  LLC_CHECK(job.seq_len >= 1 && job.seq_len <= (1 << 20), ConfigError, "data.seq_len", "", "{} is out of range",
+            job.seq_len);
+  job.batch = values["data.batch"].as<int>();
+  LLC_CHECK(job.batch >= 1, ConfigError, "data.batch", "", "batch must be positive, got {}", job.batch);
+  job.sgld_sequences =
+      SequenceRange::parse(required<std::string>(values, "data.sgld_sequences", "e.g. 0:4096"), "data.sgld_sequences");
+  job.eval_sequences =
+      SequenceRange::parse(required<std::string>(values, "data.eval_sequences", "e.g. 0:64"), "data.eval_sequences");
+
+  LLC_CHECK(values.count("models.model"), ConfigError, "models.model", "add e.g. model = demo-s:suite/demo-s/step*",
+            "no models listed");
+  std::set<std::string> names;
+  for (const auto& entry : values["models.model"].as<std::vector<std::string>>()) {
+    auto colon = entry.find(':');
+    LLC_CHECK(colon != std::string::npos && colon > 0 && colon + 1 < entry.size(), ConfigError, "models.model",
+              "write NAME:PATTERN, e.g. pythia-70m:/data/pythia-70m/step*", "'{}' has no NAME:PATTERN form", entry);
+    ModelSpec model{entry.substr(0, colon), split(entry.substr(colon + 1), ',')};
+    LLC_CHECK(names.insert(model.name).second, ConfigError, "models.model", "give each model a distinct name",
+              "model '{}' is listed twice", model.name);
+    job.models.push_back(std::move(model));
+  }
+
+  job.llc_enabled = values["llc.enabled"].as<bool>();
+  job.methods = split(values["compress.methods"].as<std::string>(), ',');
+  std::set<std::string> seen;
+  for (const auto& method : job.methods) {
+    const TaskKind* kind = find_task_kind(method);
+    std::string known;
+    for (const auto& k : task_kinds())
+      if (k.name != "llc") known += (known.empty() ? "" : ", ") + k.name;
+    LLC_CHECK(kind != nullptr && method != "llc", ConfigError, "compress.methods", "known methods: " + known,
+              "unknown compression method '{}'", method);
+    LLC_CHECK(seen.insert(method).second, ConfigError, "compress.methods", "", "'{}' is listed twice", method);
+  }
+  LLC_CHECK(!job.tasks().empty(), ConfigError, "compress.methods", "enable llc or list compression methods",
+            "the job has no tasks");
+  job.eps.clear();
+  for (const auto& text : split(values["compress.eps"].as<std::string>(), ',')) {
+    double value = 0;
+    try {
+      std::size_t used = 0;
+      value = std::stod(text, &used);
+      LLC_CHECK(used == text.size(), ConfigError, "compress.eps", "", "'{}' is not a number", text);
+    } catch (const std::logic_error&) {
+      throw ConfigError(fmt::format("'{}' is not a number", text), "compress.eps", "e.g. eps = 0.3,0.5,0.7");
+    }
+    LLC_CHECK(value > 0, ConfigError, "compress.eps", "tolerances are loss increases in nats, > 0",
+              "ε = {} is not positive", value);
+    job.eps.push_back(value);
+  }
+  LLC_CHECK(!job.eps.empty() || job.methods.empty(), ConfigError, "compress.eps", "", "no tolerances given");
+
+  for (const auto& task : job.tasks()) {
+    const TaskKind* kind = find_task_kind(task);
+    if (kind && kind->validate) kind->validate(job);
+  }
+  SlurmSettings::from_job(job);  // validates the [slurm] keys now, not at submit time
+  return job;
+}
+
+}  // namespace llcpress

@@ -1,0 +1,49 @@
+// The plan: a job expanded into numbered shards (one checkpoint × one task),
+// written to OUT/plan.json. Shard ids are positions in a deterministic order —
+// models as listed, checkpoints by training step (then path), tasks as listed —
+// so the same job over the same files always gives the same ids.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "pipeline/job_spec.h"
+
+namespace llcpress {
+
+struct Shard {
+  int id = 0;
+  std::string model;
+  std::string checkpoint;  // absolute path
+  std::int64_t step = -1;  // from "step<k>" in the path; -1 when absent
+  std::string task;        // "llc" or a compression method
+};
+
+struct Plan {
+  std::string job_path;        // absolute
+  std::string output;          // absolute output directory
+  std::vector<std::string> overrides;  // command-line overrides the job was loaded with
+  nlohmann::json job_resolved;
+  std::vector<Shard> shards;
+  double estimated_token_passes = 0;
+
+  std::string shard_path(int id) const;  // OUT/shards/<id>.h5 (5-digit zero-padded)
+  static std::string shard_file_name(int id);
+  nlohmann::json to_json() const;
+  static Plan from_json(const nlohmann::json& json, const std::string& where);
+  static Plan load(const std::string& output_directory);  // reads OUT/plan.json
+  void save() const;                                      // writes OUT/plan.json atomically
+};
+
+// Extracts k from a path component "step<k>" (the last one that matches); -1 if none.
+std::int64_t step_from_path(const std::string& path);
+
+// Expands the models' patterns (every pattern must match at least one
+// checkpoint directory or file), checks the sequence ranges against the
+// datasets, and numbers the shards.
+Plan make_plan(const JobSpec& job, const std::vector<std::string>& overrides = {});
+
+}  // namespace llcpress

@@ -1,0 +1,227 @@
+// The task kinds a job can run on a checkpoint: "llc" (slt) and one kind per
+// compression method of compress::method_table(). Each declares its INI keys
+// (validated with the whole job before any compute), estimates its work, and
+// runs one shard into the shard file's /result group.
+#include <cmath>
+
+#include "compress/method.h"
+#include "compress/sweep.h"
+#include "compress/sweep_io.h"
+#include "core/check.h"
+#include "pipeline/task_context.h"
+#include "slt/llc_estimator.h"
+
+namespace llcpress {
+
+namespace {
+
+std::vector<std::int64_t> range_samples(const SequenceRange& range) {
+  std::vector<std::int64_t> samples(static_cast<std::size_t>(range.size()));
+  for (std::int64_t i = 0; i < range.size(); ++i) samples[i] = range.begin + i;
+  return samples;
+}
+
+// ---------------------------------------------------------------- llc
+
+void add_llc_options(po::options_description& options) {
+  // clang-format off
+  options.add_options()
+    ("llc.sampler", po::value<std::string>()->default_value("sgld"), "sgld or rmsprop-sgld")
+    ("llc.epsilon", po::value<double>()->default_value(1e-4), "SGLD step size ε")
+    ("llc.gamma", po::value<double>()->default_value(100.0), "localization strength γ")
+    ("llc.nbeta", po::value<double>()->default_value(0.0), "inverse temperature nβ (0: b/ln b, b = data.batch)")
+    ("llc.weight_decay", po::value<double>()->default_value(0.0), "weight decay λ_wd of the target")
+    ("llc.noise_scale", po::value<double>()->default_value(1.0), "noise standard deviation σ")
+    ("llc.rmsprop_alpha", po::value<double>()->default_value(0.99), "RMSprop-SGLD: decay α of V")
+    ("llc.rmsprop_eps", po::value<double>()->default_value(0.1), "RMSprop-SGLD: eps_p in 1/(√V + eps_p)")
+    ("llc.bounding_box", po::value<double>()->default_value(0.0), "clamp w to w* ± b (0: no box)")
+    ("llc.chains", po::value<int>()->default_value(4), "independent chains")
+    ("llc.burn_in", po::value<int>()->default_value(0), "steps before the first draw")
+    ("llc.draws", po::value<int>()->default_value(100), "draws per chain")
+    ("llc.steps_between_draws", po::value<int>()->default_value(1), "SGLD steps per draw")
+    ("llc.init_batches", po::value<int>()->default_value(8), "batches averaged into L_init")
+    ("llc.mask", po::value<std::string>()->default_value(""), "sample only these tensors (slt/parameter_mask.h selectors, ';'-separated)");
+  // clang-format on
+}
+
+slt::LlcConfig llc_config(const JobSpec& job) {
+  const auto& values = job.values;
+  slt::LlcConfig config;
+  config.sampler.kind = slt::parse_sampler_kind(values["llc.sampler"].as<std::string>());
+  config.sampler.epsilon = values["llc.epsilon"].as<double>();
+  config.sampler.localization = values["llc.gamma"].as<double>();
+  config.sampler.nbeta = values["llc.nbeta"].as<double>();
+  config.sampler.weight_decay = values["llc.weight_decay"].as<double>();
+  config.sampler.noise_scale = values["llc.noise_scale"].as<double>();
+  config.sampler.rmsprop_alpha = values["llc.rmsprop_alpha"].as<double>();
+  config.sampler.rmsprop_eps = values["llc.rmsprop_eps"].as<double>();
+  config.sampler.bounding_box = values["llc.bounding_box"].as<double>();
+  config.chains = values["llc.chains"].as<int>();
+  config.burn_in = values["llc.burn_in"].as<int>();
+  config.draws = values["llc.draws"].as<int>();
+  config.steps_between_draws = values["llc.steps_between_draws"].as<int>();
+  config.init_batches = values["llc.init_batches"].as<int>();
+  config.batch_size = static_cast<std::size_t>(job.batch);
+  config.samples = slt::SampleRange{job.sgld_sequences.begin, job.sgld_sequences.end};
+  std::string mask = values["llc.mask"].as<std::string>();
+  for (std::size_t start = 0; start < mask.size();) {
+    std::size_t end = mask.find(';', start);
+    if (end == std::string::npos) end = mask.size();
+    if (end > start) config.mask.push_back(mask.substr(start, end - start));
+    start = end + 1;
+  }
+  config.seed = job.seed;
+  config.progress = false;  // batch jobs: the runner logs per shard
+  return config;
+}
+
+void write_llc(io::Group& group, const slt::LlcResult& result) {
+  const auto& config = result.config;
+  group.set_attribute("lambda_mean", result.llc_mean);
+  group.set_attribute("lambda_std", result.llc_std);
+  group.set_attribute("lambda_standard_error",
+                      result.chains_used > 1 ? result.llc_std / std::sqrt(double(result.chains_used)) : NAN);
+  group.set_attribute("chains_used", static_cast<std::int64_t>(result.chains_used));
+  group.set_attribute("chains_diverged", static_cast<std::int64_t>(result.chains_diverged));
+  group.set_attribute("init_loss", result.init_loss);
+  group.set_attribute("nbeta", config.sampler.nbeta);
+  group.set_attribute("nbeta_is_default", static_cast<std::int64_t>(result.nbeta_is_default));
+  group.set_attribute("sampler", slt::sampler_kind_name(config.sampler.kind));
+  group.set_attribute("epsilon", config.sampler.epsilon);
+  group.set_attribute("gamma", config.sampler.localization);
+  group.set_attribute("sampled_parameters", static_cast<std::int64_t>(result.sampled_parameters));
+  group.set_attribute("total_parameters", static_cast<std::int64_t>(result.total_parameters));
+  group.set_attribute("steps_per_second", result.steps_per_second());
+  group.set_attribute("sampler_overhead", result.sampler_overhead());
+  group.set_attribute("seconds", result.seconds);
+  group.set_attribute("description",
+                      "λ̂ = nβ·(mean draw loss − L_init) per chain; mean and sample std over non-diverged chains");
+  std::vector<double> per_chain;
+  std::vector<std::int64_t> diverged;
+  for (const auto& chain : result.chains) {
+    per_chain.push_back(chain.llc);
+    diverged.push_back(chain.diverged ? 1 : 0);
+  }
+  group.write("lambda_per_chain", per_chain, {"nats", "λ̂ of each chain (NaN when diverged)"});
+  group.write("chain_diverged", diverged, {"1", "1 when the chain hit NaN/Inf and was excluded"});
+  group.write("init_batch_losses", result.init_batch_losses, {"nats/token", "loss at w* of each L_init batch"});
+  for (const auto& chain : result.chains) {
+    std::string prefix = fmt::format("chains/{}/", chain.chain);
+    group.write(prefix + "draw_loss", chain.draw_loss, {"nats/token", "minibatch loss at each draw"});
+    group.write(prefix + "distance", chain.distance, {"weight units", "‖w − w*‖ at each draw"});
+    group.write(prefix + "gradient_norm", chain.gradient_norm, {"nats/weight unit", "‖∇L‖ at each draw"});
+    group.write(prefix + "noise_norm", chain.noise_norm, {"weight units", "‖√ε·√P⊙σξ‖ at each draw"});
+    group.write(prefix + "mala_acceptance", chain.mala_acceptance, {"1", "MALA acceptance estimate per draw"});
+    io::Group chain_group = group.open_group(fmt::format("chains/{}", chain.chain));
+    chain_group.set_attribute("lambda", chain.llc);
+    chain_group.set_attribute("fraction_below_init", chain.fraction_below_init);
+    chain_group.set_attribute("mean_mala_acceptance", chain.mean_mala_acceptance);
+    chain_group.set_attribute("diverged", static_cast<std::int64_t>(chain.diverged));
+    chain_group.set_attribute("divergence_reason", chain.divergence_reason);
+  }
+}
+
+TaskKind llc_task() {
+  TaskKind kind;
+  kind.name = "llc";
+  kind.section = "llc";
+  kind.summary = "local learning coefficient (SGLD / RMSprop-SGLD)";
+  kind.add_options = add_llc_options;
+  kind.validate = [](const JobSpec& job) {
+    // Reuses the estimator's own checks; they name the estimator's keys, so
+    // the message is prefixed with the job section.
+    try {
+      llc_config(job).validate();
+    } catch (const ConfigError& error) {
+      throw ConfigError(error.message(), "[llc] " + error.where(), error.hint());
+    }
+  };
+  kind.estimate_token_passes = [](const JobSpec& job) {
+    slt::LlcConfig config = llc_config(job);
+    double steps = double(config.chains) * config.steps();
+    return 3.0 * steps * job.batch * job.seq_len + double(config.init_batches) * job.batch * job.seq_len;
+  };
+  kind.run = [](TaskContext& context) {
+    slt::LlcConfig config = llc_config(context.job);
+    config.stream_salt = static_cast<std::uint64_t>(context.shard.id);
+    slt::LlcResult result = slt::estimate_llc(context.sgld_model, config);
+    write_llc(context.result, result);
+  };
+  return kind;
+}
+
+// ---------------------------------------------------------------- compression
+
+compress::SweepConfig sweep_config(const JobSpec& job, const std::string& method) {
+  const auto& values = job.values;
+  const std::string section = "compress." + method + ".";
+  compress::SweepConfig config;
+  config.method = method;
+  config.epsilons = job.eps;
+  config.options.tensors =
+      compress::TensorSelection::parse(values[section + "tensors"].as<std::string>(), section + "tensors");
+  config.options.per_channel = values[section + "per_channel"].as<bool>();
+  config.options.clip_search_evaluations = values[section + "clip_search_evaluations"].as<int>();
+  config.options.noise_draws = values[section + "noise_draws"].as<int>();
+  config.options.lattice = values[section + "lattice"].as<std::string>();
+  config.options.seed = job.seed;
+  std::string scope = values[section + "prune_scope"].as<std::string>();
+  LLC_CHECK(scope == "tensor" || scope == "global", ConfigError, section + "prune_scope", "use tensor or global",
+            "unknown scope '{}'", scope);
+  config.options.prune_global = scope == "global";
+  if (values.count(section + "least")) config.least = values[section + "least"].as<double>();
+  if (values.count(section + "most")) config.most = values[section + "most"].as<double>();
+  if (values.count(section + "start")) config.start = values[section + "start"].as<double>();
+  return config;
+}
+
+TaskKind compression_task(const compress::MethodEntry& entry) {
+  TaskKind kind;
+  kind.name = entry.info.name;
+  kind.section = "compress." + entry.info.name;
+  kind.summary = entry.info.summary;
+  const std::string section = kind.section + ".";
+  kind.add_options = [section](po::options_description& options) {
+    // clang-format off
+    options.add_options()
+      ((section + "tensors").c_str(), po::value<std::string>()->default_value("linear"), "compressed tensors: linear, embedding, unembedding, norm, bias, all (comma list)")
+      ((section + "per_channel").c_str(), po::value<bool>()->default_value(false), "quantizers: one clip per output row")
+      ((section + "clip_search_evaluations").c_str(), po::value<int>()->default_value(7), "quant: loss evaluations per level count for the clip search")
+      ((section + "noise_draws").c_str(), po::value<int>()->default_value(4), "noise: draws averaged per point")
+      ((section + "prune_scope").c_str(), po::value<std::string>()->default_value("tensor"), "prune: tensor or global magnitude ranking")
+      ((section + "lattice").c_str(), po::value<std::string>()->default_value("E8"), "lattice: the lattice of the nested code")
+      ((section + "least").c_str(), po::value<double>(), "search range: parameter of least compression")
+      ((section + "most").c_str(), po::value<double>(), "search range: parameter of most compression")
+      ((section + "start").c_str(), po::value<double>(), "first parameter evaluated");
+    // clang-format on
+  };
+  const std::string name = entry.info.name;
+  kind.validate = [name](const JobSpec& job) { sweep_config(job, name); };  // throws ConfigError naming the key
+  kind.estimate_token_passes = [](const JobSpec& job) {
+    // A sweep takes about 10 points per ε plus the clip search: ~40 held-out passes (docs/compression.md).
+    return 40.0 * double(job.eval_sequences.size()) * job.seq_len;
+  };
+  kind.run = [name](TaskContext& context) {
+    compress::SweepConfig config = sweep_config(context.job, name);
+    config.options.num_heads = context.checkpoint.model->config().num_attention_heads;
+    config.options.seed = context.shard_seed;
+    compress::SweepResult result = compress::run_sweep(context.heldout_model, config,
+                                                       range_samples(context.job.eval_sequences),
+                                                       static_cast<std::size_t>(context.job.batch));
+    compress::write_sweep(context.result, result);
+  };
+  return kind;
+}
+
+}  // namespace
+
+const std::vector<TaskKind>& task_kinds() {
+  static const std::vector<TaskKind> kinds = [] {
+    std::vector<TaskKind> table{llc_task()};
+    for (const auto& entry : compress::method_table()) table.push_back(compression_task(entry));
+    return table;
+  }();
+  return kinds;
+}
+
+}  // namespace llcpress
