@@ -6,6 +6,7 @@
 #include <cmath>
 #include <filesystem>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string_view>
@@ -229,6 +230,7 @@ struct Checkpoint::Impl {
   std::vector<WeightsFile> weights;            // parallel to files
   std::vector<TensorInfo> tensors;             // sorted by name
   std::map<std::string, std::size_t> file_of;  // tensor name -> index into weights
+  mutable std::mutex hash_mutex;               // content_hash() may be called from several threads
   mutable std::optional<std::string> hash;
 
   void add_file(const std::string& file_path, bool safetensors) {
@@ -390,6 +392,7 @@ std::int64_t Checkpoint::total_parameters() const {
 }
 
 std::string Checkpoint::content_hash() const {
+  std::lock_guard lock(impl_->hash_mutex);
   if (impl_->hash) return *impl_->hash;
   EvpContext evp;
   LLC_CHECK(evp.context != nullptr && EVP_DigestInit_ex(evp.context, EVP_sha256(), nullptr) == 1, BackendError,

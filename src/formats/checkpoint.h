@@ -77,7 +77,7 @@ class Checkpoint {
   // The same weights in the same dtype give the same hash whatever the file
   // format or sharding (safetensors, .bin, one file or many). The dtype is part
   // of the content: the fp16 and the fp32 copy of a model hash differently.
-  // Computed on first call (reads every byte once), then cached.
+  // Computed on first call (reads every byte once), then cached; thread-safe.
   std::string content_hash() const;
 
  private:

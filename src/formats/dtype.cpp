@@ -149,6 +149,8 @@ std::uint16_t float_to_bfloat16(float value) {
 }
 
 void convert_to_f32(float* destination, const void* source, DType dtype, std::size_t count) {
+  // Empty tensors come with null data pointers, which memcpy must never see.
+  if (count == 0) return;
   const auto* bytes = static_cast<const std::byte*>(source);
   switch (dtype) {
     case DType::F16:
@@ -196,6 +198,7 @@ void convert_to_f32(float* destination, const void* source, DType dtype, std::si
 }
 
 void convert_from_f32(void* destination, const float* source, DType dtype, std::size_t count) {
+  if (count == 0 && dtype_is_float(dtype)) return;  // null pointers allowed when empty (see convert_to_f32)
   auto* bytes = static_cast<std::byte*>(destination);
   auto store = [bytes](std::size_t index, auto value) {
     std::memcpy(bytes + index * sizeof(value), &value, sizeof(value));

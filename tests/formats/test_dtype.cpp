@@ -13,6 +13,7 @@
 
 #include "core/error.h"
 #include "formats/dtype.h"
+#include "formats/tensor.h"
 
 namespace llcpress::formats {
 namespace {
@@ -220,6 +221,17 @@ TEST(DType, ConvertToF32ByValue) {
   check(DType::F64, std::array<double, 2>{0.1, -2.5}, {0.1f, -2.5f});
   check(DType::F16, std::array<std::uint16_t, 2>{0x3C00, 0xC000}, {1.0f, -2.0f});
   check(DType::BF16, std::array<std::uint16_t, 2>{0x3F80, 0x4049}, {1.0f, 3.140625f});
+}
+
+// Found by fuzz_safetensors: an empty tensor's fp32 buffer has a null data
+// pointer, and memcpy(nullptr, ..., 0) is undefined behaviour (UBSan aborts
+// the sanitizer build of this test if the guard is missing).
+TEST(DType, EmptyConversionsAcceptNullPointers) {
+  for (DType dtype : {DType::F16, DType::BF16, DType::F32, DType::F64, DType::U8, DType::I64, DType::BOOL})
+    convert_to_f32(nullptr, nullptr, dtype, 0);
+  for (DType dtype : {DType::F16, DType::BF16, DType::F32, DType::F64}) convert_from_f32(nullptr, nullptr, dtype, 0);
+  const std::vector<float> none;
+  EXPECT_TRUE(TensorData::from_f32("empty", {0, 3}, none).bytes.empty());
 }
 
 TEST(DType, ConvertFromF32RefusesIntegers) {
