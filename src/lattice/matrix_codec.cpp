@@ -144,6 +144,7 @@ EncodedMatrix encode_vectors(const float* data, std::int64_t vectors, std::int64
       double sum = 0;
       for (std::int64_t i = 0; i < length; ++i) sum += x[i];
       if (!std::isfinite(sum)) {
+#pragma omp atomic write
         finite = false;
         continue;
       }
@@ -307,6 +308,7 @@ void decode_rotated(float* out, const EncodedMatrix& encoded) {
           if (job.classes[g] == job.code->num_scales)
             needed += std::min<std::int64_t>(job.group_blocks, segment.blocks - g * job.group_blocks) * d;
         if (escape_position + needed > encoded.escape_offsets[v + 1]) {
+#pragma omp atomic write
           consistent = false;
           continue;
         }

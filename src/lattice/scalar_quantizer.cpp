@@ -24,7 +24,10 @@ ScalarEncoded scalar_encode(const float* data, std::int64_t vectors, std::int64_
     const float* x = data + v * length;
     float largest = 0;
     for (std::int64_t i = 0; i < length; ++i) largest = std::max(largest, std::fabs(x[i]));
-    if (!std::isfinite(largest)) finite = false;
+    if (!std::isfinite(largest)) {
+#pragma omp atomic write
+      finite = false;
+    }
     encoded.max_abs[v] = largest;
     // cell = floor((x/m + 1)·cells/2), clamped so that x = m lands in the top cell.
     const float to_cell = largest > 0 ? 0.5f * cells / largest : 0.0f;
