@@ -25,7 +25,7 @@ std::vector<int> parse_sizes(const std::string& text) {
       used = 0;
     }
     LLC_CHECK(used == item.size() && !item.empty() && value > 0, ConfigError, "make-suite --sizes",
-              "give hidden sizes as a comma-separated list, e.g. 32,48,64", "'{}' is not a positive integer", item);
+              "give hidden sizes as a comma-separated list, e.g. 32,64,96", "'{}' is not a positive integer", item);
     sizes.push_back(value);
   }
   return sizes;
@@ -35,7 +35,8 @@ int make_suite_main(int argc, char** argv) {
   DemoSuiteConfig suite;
   po::options_description options("make-suite options");
   options.add_options()("out", po::value<std::string>()->required(), "output directory")(
-      "sizes", po::value<std::string>()->default_value("32,48,64"), "hidden sizes of the models, comma-separated")(
+      "sizes", po::value<std::string>()->default_value("32,64,96"),
+      "hidden sizes of the models, comma-separated (H / heads must be a multiple of 8)")(
       "layers", po::value<int>()->default_value(suite.layers), "transformer layers per model")(
       "heads", po::value<int>()->default_value(suite.heads), "attention heads per model")(
       "steps", po::value<std::int64_t>()->default_value(suite.steps), "training steps per model")(
@@ -48,7 +49,7 @@ int make_suite_main(int argc, char** argv) {
       "threads", po::value<int>()->default_value(0), "threads (0 = OpenMP default)")("json", po::bool_switch(),
                                                                                      "print suite.json on stdout");
   auto values =
-      parse_options("make-suite", "--out DIR [--sizes 32,48,64] [--steps N] [--seq-len T] [--seed S] [--threads N]",
+      parse_options("make-suite", "--out DIR [--sizes 32,64,96] [--steps N] [--seq-len T] [--seed S] [--threads N]",
                     options, argc, argv);
   if (!values) return 0;
   const auto& v = *values;

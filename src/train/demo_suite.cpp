@@ -18,11 +18,14 @@ namespace llcpress {
 void DemoSuiteConfig::validate() const {
   LLC_CHECK(!output_directory.empty(), ConfigError, "make-suite --out", "name an output directory",
             "no output directory given");
-  LLC_CHECK(!hidden_sizes.empty(), ConfigError, "make-suite --sizes", "give hidden sizes such as 32,48,64",
+  LLC_CHECK(!hidden_sizes.empty(), ConfigError, "make-suite --sizes", "give hidden sizes such as 32,64,96",
             "no model sizes given");
   for (int hidden : hidden_sizes) {
     LLC_CHECK(hidden >= heads && heads >= 1 && hidden % heads == 0, ConfigError, "make-suite --sizes",
               "each hidden size must be a positive multiple of --heads", "hidden size {} with {} heads", hidden, heads);
+    // The model's own check (e.g. rotate-half needs an even number of rotary
+    // dimensions, so H / heads must be a multiple of 8), before any work.
+    validate_neox_config(demo_model_config(*this, hidden), fmt::format("make-suite size {}", hidden));
   }
   LLC_CHECK(layers >= 1, ConfigError, "make-suite --layers", "use at least one layer", "layers {} < 1", layers);
   LLC_CHECK(steps >= 1 && batch >= 1 && seq_len >= 1, ConfigError, "make-suite", "use positive steps, batch, seq-len",

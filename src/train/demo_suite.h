@@ -22,7 +22,7 @@ namespace llcpress {
 
 struct DemoSuiteConfig {
   std::string output_directory;
-  std::vector<int> hidden_sizes = {32, 48, 64};
+  std::vector<int> hidden_sizes = {32, 64, 96};  // H / heads must be a multiple of 8 (rotary)
   int layers = 2;
   int heads = 4;
   int vocab_size = 512;

@@ -132,6 +132,17 @@ TEST(SyntheticCorpus, EntropyDecreasesWithContext) {
   EXPECT_LT(conditional, entropy_of(overall).first - 0.1) << "topics do not change the token law";
 }
 
+TEST(EmpiricalEntropy, HandComputedExample) {
+  // Targets 1, 1, 2, 2 after the start token 0. H(X) = ln 2. Given the
+  // previous token: after 0 and after 2 the next token is certain, after 1
+  // (half of the pairs) it is 1 or 2 equally: H = ½ ln 2. Given two tokens every
+  // context is followed by a single token: H = 0.
+  const EmpiricalEntropy entropy = empirical_entropy({{0, 1, 1, 2, 2}}, 4);
+  EXPECT_NEAR(entropy.unigram, std::log(2.0), 1e-12);
+  EXPECT_NEAR(entropy.bigram, 0.5 * std::log(2.0), 1e-12);
+  EXPECT_NEAR(entropy.trigram, 0.0, 1e-12);
+}
+
 TEST(SyntheticCorpus, RejectsBadConfig) {
   CorpusConfig config;
   config.vocab_size = 70000;
