@@ -319,6 +319,20 @@ void GptNeox::init_random(std::uint64_t seed, float init_std) {
 
 void GptNeox::load(const formats::Checkpoint& checkpoint) {
   const std::string& where = checkpoint.path();
+  if (checkpoint.has_config()) {
+    // Settings that change the computation without changing any shape: a
+    // mismatch would load cleanly and compute another model.
+    const formats::NeoxConfig& theirs = checkpoint.config();
+    LLC_CHECK(theirs.rotary_pct == config_.rotary_pct && theirs.rotary_emb_base == config_.rotary_emb_base &&
+                  theirs.use_parallel_residual == config_.use_parallel_residual &&
+                  theirs.hidden_act == config_.hidden_act && theirs.layer_norm_eps == config_.layer_norm_eps,
+              InputError, where, "build the model from this checkpoint's config (GptNeox::from_checkpoint)",
+              "config.json computes a different model: rotary_pct {} vs {}, rotary_emb_base {} vs {}, "
+              "use_parallel_residual {} vs {}, hidden_act {} vs {}, layer_norm_eps {} vs {} (checkpoint vs model)",
+              theirs.rotary_pct, config_.rotary_pct, theirs.rotary_emb_base, config_.rotary_emb_base,
+              theirs.use_parallel_residual, config_.use_parallel_residual, theirs.hidden_act, config_.hidden_act,
+              theirs.layer_norm_eps, config_.layer_norm_eps);
+  }
   for (const ParameterView& view : table_.views()) {
     LLC_CHECK(checkpoint.contains(view.name), InputError, where,
               "the checkpoint must be a GPT-NeoX model with the config's layer count and HF tensor names",

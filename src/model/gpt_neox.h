@@ -89,9 +89,10 @@ class GptNeox {
   void init_random(std::uint64_t seed, float init_std = 0.02f);
 
   // Copies every tensor of the table from `checkpoint` (upcast to fp32).
-  // Validates names and shapes; ignores the buffers transformers keeps in some
-  // files (attention.bias, attention.masked_bias, attention.rotary_emb.inv_freq);
-  // any other unexpected tensor is an InputError (it means a different model).
+  // Validates names and shapes, and that the checkpoint's config.json (when
+  // present) has the same rotary, residual, activation and epsilon settings; ignores the buffers transformers keeps in
+  // some files (attention.bias, attention.masked_bias, attention.rotary_emb.inv_freq); any other unexpected tensor is
+  // an InputError (it means a different model).
   void load(const formats::Checkpoint& checkpoint);
   // Writes DIRECTORY/config.json and DIRECTORY/model.safetensors (fp32, HF
   // tensor names), loadable by transformers' from_pretrained. Creates the directory.

@@ -183,6 +183,9 @@ TEST(GptNeox, LoadRejectsCheckpointsOfAnotherShape) {
   config.num_hidden_layers += 1;
   EXPECT_THROW(GptNeox(config, 1, 4).load(checkpoint), InputError);  // layer 2 missing
   config = checkpoint.config();
+  config.use_parallel_residual = false;  // same shapes, another computation
+  EXPECT_THROW(GptNeox(config, 1, 4).load(checkpoint), InputError);
+  config = checkpoint.config();
   config.num_hidden_layers -= 1;
   try {
     GptNeox(config, 1, 4).load(checkpoint);
