@@ -5,7 +5,7 @@
 // given; sweeps on random weights barely move the loss, so count sweep
 // evaluations on trained checkpoints (the demo suite).
 //
-//   llcpress_bench_compress --model demo|demo32|demo48|pythia14m|CONFIG.json
+//   llcpress_bench_compress --model demo|demo32|demo64|demo96|pythia14m|CONFIG.json
 //                           [--checkpoint DIR] [--data PREFIX] [--sequences N]
 //                           [--seq-len T] [--batch B] [--threads N]
 //                           [--sweep quant,svd,...] [--json]
@@ -13,6 +13,7 @@
 
 #include <boost/program_options.hpp>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -40,8 +41,9 @@ formats::NeoxConfig named_config(const std::string& name) {
   if (name == "pythia14m") {  // EleutherAI/pythia-14m
     config.hidden_size = 128, config.num_hidden_layers = 6, config.num_attention_heads = 4;
     config.intermediate_size = 512, config.vocab_size = 50304;
-  } else if (name == "demo" || name == "demo32" || name == "demo48") {  // `llcpress make-suite` sizes
-    int hidden = name == "demo32" ? 32 : name == "demo48" ? 48 : 64;
+  } else if (name == "demo" || name == "demo32" || name == "demo64" || name == "demo96") {
+    // `llcpress make-suite` default sizes (docs/demo-suite.md); "demo" is the middle one.
+    int hidden = name == "demo32" ? 32 : name == "demo96" ? 96 : 64;
     config.hidden_size = hidden, config.num_hidden_layers = 2, config.num_attention_heads = 4;
     config.intermediate_size = 4 * hidden, config.vocab_size = 512;
   } else {
@@ -50,16 +52,33 @@ formats::NeoxConfig named_config(const std::string& name) {
   return config;
 }
 
+// Process CPU seconds (all threads): on a shared machine the wall clock
+// includes time other processes held the cores; with --threads 1 the CPU time
+// is what the wall time would be on an idle machine.
+double cpu_seconds() {
+  timespec now{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now);
+  return static_cast<double>(now.tv_sec) + 1e-9 * static_cast<double>(now.tv_nsec);
+}
+
+struct Timing {
+  double wall = 0, cpu = 0;
+};
+
+// Medians of wall and CPU time over `repeats` runs of `body`.
 template <typename Body>
-double median_seconds(int repeats, Body body) {
-  std::vector<double> times;
+Timing median_timing(int repeats, Body body) {
+  std::vector<double> walls, cpus;
   for (int i = 0; i < repeats; ++i) {
     Stopwatch watch;
+    const double cpu_start = cpu_seconds();
     body();
-    times.push_back(watch.seconds());
+    cpus.push_back(cpu_seconds() - cpu_start);
+    walls.push_back(watch.seconds());
   }
-  std::sort(times.begin(), times.end());
-  return times[times.size() / 2];
+  std::sort(walls.begin(), walls.end());
+  std::sort(cpus.begin(), cpus.end());
+  return {walls[walls.size() / 2], cpus[cpus.size() / 2]};
 }
 
 std::vector<std::string> split(const std::string& text) {
@@ -79,7 +98,7 @@ std::vector<std::string> split(const std::string& text) {
 int main(int argc, char** argv) {
   po::options_description options("llcpress_bench_compress");
   options.add_options()("help", "show help")("model", po::value<std::string>()->default_value("demo"),
-                                             "demo|demo32|demo48|pythia14m|CONFIG.json")(
+                                             "demo|demo32|demo64|demo96|pythia14m|CONFIG.json")(
       "checkpoint", po::value<std::string>()->default_value(""), "load these weights (overrides --model)")(
       "data", po::value<std::string>()->default_value(""), "held-out Megatron prefix (default: random tokens)")(
       "sequences", po::value<int>()->default_value(16), "held-out sequences per loss evaluation")(
@@ -142,8 +161,10 @@ int main(int argc, char** argv) {
   double loss = 0;
   compress::HeldOutLoss oracle(loss_model, samples, static_cast<std::size_t>(batch));
   oracle.loss();  // warm-up
-  const double loss_seconds = median_seconds(repeats, [&] { loss = oracle.loss(); });
+  const Timing loss_timing = median_timing(repeats, [&] { loss = oracle.loss(); });
+  const double loss_seconds = loss_timing.wall;
   report["loss_evaluation"] = {{"seconds", loss_seconds},
+                               {"cpu_seconds", loss_timing.cpu},
                                {"evaluations_per_second", 1.0 / loss_seconds},
                                {"tokens_per_second", double(sequences) * seq_len / loss_seconds},
                                {"loss", loss}};
@@ -159,17 +180,20 @@ int main(int argc, char** argv) {
     auto weights = oracle.reference().subspan(view->offset, view->size);
     std::vector<float> out(view->size);
     std::vector<float> clips;
-    const double clip_seconds = median_seconds(repeats, [&] {
+    const Timing clip_timing = median_timing(repeats, [&] {
       clips = compress::choose_clips(weights, view->rows(), view->cols(), false, 16, compress::ClipRule::MseOptimal);
     });
-    const double quantize_seconds = median_seconds(repeats, [&] {
+    const Timing quantize_timing = median_timing(repeats, [&] {
       compress::quantize_tensor_forward(out, weights, 1, static_cast<std::int64_t>(view->size), 16, clips);
     });
-    tensors.push_back({{"tensor", view->name},
-                       {"shape", view->shape},
-                       {"mse_clip_search_seconds", clip_seconds},
-                       {"quantize_seconds", quantize_seconds},
-                       {"loss_evaluations_per_quantization", (clip_seconds + quantize_seconds) / loss_seconds}});
+    tensors.push_back(
+        {{"tensor", view->name},
+         {"shape", view->shape},
+         {"mse_clip_search_seconds", clip_timing.wall},
+         {"quantize_seconds", quantize_timing.wall},
+         {"mse_clip_search_cpu_seconds", clip_timing.cpu},
+         {"quantize_cpu_seconds", quantize_timing.cpu},
+         {"loss_evaluations_per_quantization", (clip_timing.cpu + quantize_timing.cpu) / loss_timing.cpu}});
   }
   report["one_tensor_16_levels"] = tensors;
 
@@ -188,13 +212,15 @@ int main(int argc, char** argv) {
     watch.reset();
     method->apply(out, oracle.reference(), parameter);  // first call: quant computes its clips here
     const double first_apply = watch.seconds();
-    const double apply_seconds = median_seconds(repeats, [&] { method->apply(out, oracle.reference(), parameter); });
+    const Timing apply_timing = median_timing(repeats, [&] { method->apply(out, oracle.reference(), parameter); });
+    const double apply_seconds = apply_timing.wall;
     methods.push_back({{"method", entry.info.name},
                        {"parameter", parameter},
                        {"prepare_seconds", prepare_seconds},
                        {"first_apply_seconds", first_apply},
                        {"apply_seconds", apply_seconds},
-                       {"apply_over_loss_evaluation", apply_seconds / loss_seconds}});
+                       {"apply_cpu_seconds", apply_timing.cpu},
+                       {"apply_over_loss_evaluation", apply_timing.cpu / loss_timing.cpu}});
   }
   report["whole_model"] = methods;
 
@@ -229,19 +255,21 @@ int main(int argc, char** argv) {
   }
   std::printf("model %s: %zu parameters, %d threads; held-out %d x %d tokens, batch %d\n", model_name.c_str(),
               model->num_parameters(), omp_get_max_threads(), sequences, seq_len, batch);
-  std::printf("loss evaluation: %.4f s (%.2f evaluations/s, %.0f tokens/s)\n", loss_seconds, 1 / loss_seconds,
-              double(sequences) * seq_len / loss_seconds);
+  std::printf(
+      "loss evaluation: %.4f s wall, %.4f s CPU (%.2f evaluations/s, %.0f tokens/s by wall; %.2f / %.0f by CPU)\n",
+      loss_seconds, loss_timing.cpu, 1 / loss_seconds, double(sequences) * seq_len / loss_seconds, 1 / loss_timing.cpu,
+      double(sequences) * seq_len / loss_timing.cpu);
   for (const auto& t : tensors)
-    std::printf("tensor %-45s MSE clip %.5f s, quantize %.6f s  (= %.4f loss evaluations)\n",
-                t["tensor"].get<std::string>().c_str(), t["mse_clip_search_seconds"].get<double>(),
-                t["quantize_seconds"].get<double>(), t["loss_evaluations_per_quantization"].get<double>());
-  std::printf("%-14s %10s %12s %14s %12s %10s\n", "method", "parameter", "prepare s", "first apply s", "apply s",
-              "apply/loss");
+    std::printf("tensor %-45s MSE clip %.5f s CPU, quantize %.6f s CPU (= %.4f loss evaluations)\n",
+                t["tensor"].get<std::string>().c_str(), t["mse_clip_search_cpu_seconds"].get<double>(),
+                t["quantize_cpu_seconds"].get<double>(), t["loss_evaluations_per_quantization"].get<double>());
+  std::printf("%-14s %10s %12s %14s %12s %12s %10s\n", "method", "parameter", "prepare s", "first apply s", "apply s",
+              "apply CPU s", "apply/loss");
   for (const auto& m : methods)
-    std::printf("%-14s %10.4g %12.5f %14.5f %12.6f %10.4f\n", m["method"].get<std::string>().c_str(),
+    std::printf("%-14s %10.4g %12.5f %14.5f %12.6f %12.6f %10.4f\n", m["method"].get<std::string>().c_str(),
                 m["parameter"].get<double>(), m["prepare_seconds"].get<double>(),
                 m["first_apply_seconds"].get<double>(), m["apply_seconds"].get<double>(),
-                m["apply_over_loss_evaluation"].get<double>());
+                m["apply_cpu_seconds"].get<double>(), m["apply_over_loss_evaluation"].get<double>());
   for (const auto& s : sweeps) {
     std::printf("sweep %-14s %3zu points %4d loss evaluations %8.2f s (loss %.2f s, apply %.2f s, prepare %.2f s)\n",
                 s["method"].get<std::string>().c_str(), s["points"].get<std::size_t>(),

@@ -216,14 +216,5 @@ TEST(Sweep, JsonCarriesTheCurveAndTheCriticals) {
   EXPECT_NE(format_criticals(result).find("found"), std::string::npos);
 }
 
-TEST(Sweep, ParsesRangesAndTolerances) {
-  EXPECT_EQ(parse_sample_range("3:6"), (std::vector<std::int64_t>{3, 4, 5}));
-  for (const char* bad : {"", "3", "6:3", "3:3", "a:5", "1:5x", "-1:4", ":4"})
-    EXPECT_THROW(parse_sample_range(bad), ConfigError) << bad;
-  EXPECT_EQ(parse_epsilons("0.7, 0.3,0.5,0.3"), (std::vector<double>{0.3, 0.5, 0.7}));
-  for (const char* bad : {"", "0", "-0.1", "0.3,x", "nan", "0.3;0.5"})
-    EXPECT_THROW(parse_epsilons(bad), ConfigError) << bad;
-}
-
 }  // namespace
 }  // namespace llcpress::compress
