@@ -5,6 +5,7 @@
 
 #include "core/check.h"
 #include "core/rng.h"
+#include "slt/noise.h"
 
 namespace llcpress::slt {
 
@@ -42,17 +43,22 @@ struct StepScalars {
   std::uint64_t seed, stream;
 };
 
+// Normals per sub-block of a chunk: generated together (vectorized Philox and
+// Box–Muller, slt/noise.h), then consumed by the update loop.
+constexpr std::size_t kNoiseBlockElements = 1024;
+
 // The fused update of one chunk. kRmsprop selects pSGLD; kSums turns the
 // diagnostic sums on (the update is the same either way).
 template <bool kRmsprop, bool kSums>
 void update_chunk(float* parameters, const float* gradient, const float* center, float* square_avg, float* displacement,
                   std::size_t begin, std::size_t end, std::size_t compact, const StepScalars& s, StepSums& sums) {
-  std::size_t i = begin;
-  while (i < end) {
-    const std::size_t block = i / 4;
-    const Float4 normals = philox_normal4(s.seed, s.stream, block);
-    const std::size_t block_end = std::min(end, (block + 1) * 4);
-    for (; i < block_end; ++i) {
+  alignas(64) float normals[kNoiseBlockElements + 4];
+  for (std::size_t sub_begin = begin; sub_begin < end;) {
+    const std::size_t first_block = sub_begin / 4;
+    const std::size_t sub_end = std::min(end, first_block * 4 + kNoiseBlockElements);
+    fill_block_normals(s.seed, s.stream, first_block, (sub_end - 1) / 4 - first_block + 1, normals);
+    const std::size_t normals_origin = first_block * 4;  // normals[i - normals_origin] is element i's normal
+    for (std::size_t i = sub_begin; i < sub_end; ++i) {
       const std::size_t c = compact + (i - begin);
       const float w = parameters[i];
       const float g = gradient[i];
@@ -72,7 +78,7 @@ void update_chunk(float* parameters, const float* gradient, const float* center,
       const float decay = s.weight_decay * w;
       const float drift = scaled_gradient + localization + decay;
       const float step_scale = s.half_epsilon * precondition;
-      const float noise = s.sqrt_epsilon * sqrt_precondition * s.noise_scale * normals.v[i % 4];
+      const float noise = s.sqrt_epsilon * sqrt_precondition * s.noise_scale * normals[i - normals_origin];
       float updated = w - step_scale * drift + noise;
       if (s.use_box) {
         const float low = w0 - s.box, high = w0 + s.box;
@@ -109,6 +115,7 @@ void update_chunk(float* parameters, const float* gradient, const float* center,
         sums.distance_after_sq += after * after;
       }
     }
+    sub_begin = sub_end;
   }
 }
 

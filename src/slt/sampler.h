@@ -6,9 +6,10 @@
 //   SGLD   w ← w − (ε/2)·d + √ε·σ·ξ
 //   pSGLD  V ← αV + (1−α)·g⊙g (raw loss gradient, V₀ = 0, updated before use)
 //          P = 1/(√V + eps_p);  w ← w − (ε/2)·P⊙d + √ε·√P⊙σ·ξ
-// with ξ ~ N(0, I) drawn from Philox keyed by (seed, noise stream, element):
-// element e of the flat buffer always gets the same variate for a given step,
-// however many threads run the loop. Optional bounding box: after the step,
+// with ξ ~ N(0, I) drawn from Philox keyed by (seed, noise stream, element)
+// (slt/noise.h: core/rng.h's Philox words, vectorized Box–Muller): element e
+// of the flat buffer always gets the same variate for a given step, however
+// many threads run the loop. Optional bounding box: after the step,
 // w is clamped to [w* − b, w* + b].
 //
 // Only the sampled elements (SampledRanges, from a mask) move; every other

@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "core/rng.h"
+#include "slt/noise.h"
 #include "slt/sampler.h"
 
 using namespace llcpress;
@@ -64,7 +65,7 @@ TEST(Sampler, SgldStepMatchesHandComputation) {
   for (std::size_t i = 0; i < n; ++i) {
     const double w = before[i], g = b.g[i], w0 = b.center[i];
     const double drift = c.nbeta * g + c.localization * (w - w0) + c.weight_decay * w;
-    const double noise = std::sqrt(c.epsilon) * c.noise_scale * philox_normal_at(99, options.noise_stream, i);
+    const double noise = std::sqrt(c.epsilon) * c.noise_scale * block_normal_at(99, options.noise_stream, i);
     const double expected = w - 0.5 * c.epsilon * drift + noise;
     const double scale = std::abs(w) + std::abs(0.5 * c.epsilon * drift) + std::abs(noise);
     EXPECT_NEAR(b.w[i], expected, kFloatOpsTolerance * scale) << "element " << i;
@@ -99,7 +100,7 @@ TEST(Sampler, RmspropStepsMatchHandComputation) {
       const double p = 1.0 / (std::sqrt(v[i]) + c.rmsprop_eps);
       const double drift = c.nbeta * g + c.localization * (w[i] - b.center[i]) + c.weight_decay * w[i];
       const double noise =
-          std::sqrt(c.epsilon) * std::sqrt(p) * c.noise_scale * philox_normal_at(7, options.noise_stream, i);
+          std::sqrt(c.epsilon) * std::sqrt(p) * c.noise_scale * block_normal_at(7, options.noise_stream, i);
       const double expected = w[i] - 0.5 * c.epsilon * p * drift + noise;
       const double scale = std::abs(w[i]) + std::abs(0.5 * c.epsilon * p * drift) + std::abs(noise);
       // Second step: w[i] carries the first step's float rounding too, so twice the budget.
@@ -276,6 +277,34 @@ TEST(Sampler, MalaLogRatioMatchesDirectFormula) {
     EXPECT_NEAR(computed, direct, 1e-4) << sampler_kind_name(kind);
     EXPECT_TRUE(std::isfinite(computed));
   }
+}
+
+// The sampler's normals are core/rng.h's Philox words through r123's
+// Box–Muller mapping, with polynomial log/sin/cos: they must agree with
+// philox_normal_at value by value (any difference in the Philox words would
+// give unrelated numbers). Tolerance: the polynomials are accurate to ~1e-7
+// relative, and r123 itself rounds π·a in float (up to 2⁻²⁴·π ≈ 1.9e-7 in the
+// angle), so 1e-6·max(1, |z|) bounds the difference with a 5× margin.
+TEST(Noise, BlockNormalsMatchPhiloxNormalsValueByValue) {
+  const std::size_t n = 200003;
+  std::vector<float> fast(n + 3);
+  fill_block_normals(17, stream_id(5, 6), 0, (n + 3) / 4, fast.data());
+  double worst = 0, mean = 0, second = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const double reference = philox_normal_at(17, stream_id(5, 6), i);
+    worst = std::max(worst, std::abs(fast[i] - reference) / std::max(1.0, std::abs(reference)));
+    mean += fast[i];
+    second += double(fast[i]) * fast[i];
+  }
+  EXPECT_LT(worst, 1e-6);
+  // Moments of N(0, 1) over n draws: standard errors 1/√n and √(2/n).
+  EXPECT_NEAR(mean / n, 0.0, 5 / std::sqrt(double(n)));
+  EXPECT_NEAR(second / n, 1.0, 5 * std::sqrt(2.0 / n));
+  // Any offset gives the same element values.
+  std::vector<float> part(8);
+  fill_block_normals(17, stream_id(5, 6), 1000, 2, part.data());
+  for (std::size_t i = 0; i < 8; ++i) EXPECT_EQ(part[i], fast[4000 + i]);
+  EXPECT_EQ(block_normal_at(17, stream_id(5, 6), 123457), fast[123457]);
 }
 
 TEST(Sampler, ConfigValidationNamesTheKey) {
