@@ -73,14 +73,22 @@ def figure_llc_vs_critical(results, out_dir):
         fig, axes = plt.subplots(1, len(eps_values), figsize=(4.6 * len(eps_values), 4.2), squeeze=False)
         for ax, eps in zip(axes[0], eps_values):
             for model in models:
-                xs, xerr, ys = [], [], []
+                xs, xerr, ys, bound_x, bound_y = [], [], [], [], []
                 for i in np.nonzero(rows_where(critical, method=method, eps=eps, model=model))[0]:
                     j = np.nonzero(rows_where(llc, model=model, step=critical["step"][i]))[0]
                     if len(j) == 0 or not np.isfinite(critical["critical_amount"][i]):
                         continue
+                    if "status" in critical and critical["status"][i] != "found":
+                        # a bound of the search range, left out of the fit: drawn hollow
+                        bound_x.append(llc["lambda_mean"][j[0]])
+                        bound_y.append(critical["critical_amount"][i])
+                        continue
                     xs.append(llc["lambda_mean"][j[0]])
                     xerr.append(llc["lambda_std"][j[0]])
                     ys.append(critical["critical_amount"][i])
+                if bound_x:
+                    ax.scatter(bound_x, bound_y, s=30, facecolors="none", edgecolors=[colors[model]],
+                               label=f"{model}: bound of the range (not fitted)")
                 if not xs:
                     continue
                 label = model
@@ -92,7 +100,7 @@ def figure_llc_vs_critical(results, out_dir):
                         ax.plot(grid, fits["intercept"][k] + fits["slope"][k] * grid, color=colors[model], lw=1)
                         label = f"{model} (R²={fits['r_squared'][k]:.2f})"
                 ax.errorbar(xs, ys, xerr=xerr, fmt="o", ms=4, color=colors[model], label=label, capsize=2)
-            ax.set_xlabel("LLC λ̂ [nats]")
+            ax.set_xlabel("LLC λ̂ (dimensionless)")
             ax.set_ylabel(parameter_label(critical, critical["method"] == method))
             ax.set_title(f"{method}, ε = {eps:g} nats")
             ax.grid(alpha=0.3)
@@ -133,7 +141,7 @@ def figure_over_steps(results, out_dir):
                 ax.errorbar(positive_steps(llc["step"][m][order]), llc["lambda_mean"][m][order],
                             yerr=llc["lambda_std"][m][order], marker="o", ms=3, capsize=2, color=colors[model],
                             label=model)
-                ax.set_ylabel("LLC λ̂ [nats]")
+                ax.set_ylabel("LLC λ̂ (dimensionless)")
                 ax.set_title("LLC over training")
             else:
                 eps_values = sorted(set(critical["eps"][critical["method"] == method]))

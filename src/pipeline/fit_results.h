@@ -1,0 +1,74 @@
+// The final analysis stage: fits the critical compression amount against the
+// LLC across checkpoints, per model and pooled over models, for every method
+// and tolerance ε found in OUT/results.h5 (docs/hdf5-schema.md §4–5).
+//
+// Inputs are the gathered summary tables:
+//   /tables/llc       model, step, lambda_mean, lambda_std [, lambda_standard_error]
+//   /tables/critical  model, step, method, eps, critical_amount [, status,
+//                     bits_per_weight, predicted_bits]
+// Only critical amounts the search actually bracketed (status "found", when
+// the column exists) enter a fit: "all_within_tolerance" is a bound at the end
+// of the search range and "none_within_tolerance" has no value, so fitting them
+// would mix censored values into a least-squares line. They are counted.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "io/hdf5.h"
+#include "pipeline/fit.h"
+
+namespace llcpress {
+
+struct FitStageOptions {
+  BootstrapOptions bootstrap;      // replicates, confidence, seed
+  std::size_t minimum_points = 3;  // a line through two points has R² = 1 and says nothing
+};
+
+// One fitted line: critical amount of `method` at `eps` against λ̂ over the
+// checkpoints of `scope` (a model name, or "pooled" for all models together).
+struct FitRow {
+  std::string scope, method, parameter, units;
+  double eps = 0;
+  std::size_t points = 0;           // checkpoints in the fit
+  std::size_t excluded_bounds = 0;  // rows whose critical amount was a bound or missing
+  bool fitted = false;              // false: fewer than minimum_points or constant λ̂
+  BootstrapFit fit;                 // point estimate and intervals (NaN when !fitted)
+};
+
+// Theory against measurement for the quantizers: mean bits per weight measured at
+// the critical level count and predicted as (λ̂/d)·log2(1/ε), per method and ε.
+struct BitsRow {
+  std::string method;
+  double eps = 0;
+  std::size_t points = 0;
+  double measured_mean = 0, predicted_mean = 0;
+  double ratio_mean = 0;  // mean of measured / predicted over the points
+  double pearson = 0;     // NaN when fewer than 3 points or a constant column
+};
+
+struct FitStageResult {
+  std::vector<FitRow> fits;
+  std::vector<BitsRow> bits;
+};
+
+FitStageResult compute_fit_stage(const io::Table& llc, const io::Table& critical, const FitStageOptions& options);
+
+// The /fits tables as written into results.h5.
+io::Table fits_table(const FitStageResult& result);
+io::Table bits_table(const FitStageResult& result);
+
+// Adds (or replaces) the /fits group of an existing results file without a
+// moment at which a reader could see a half-written file: the file is copied
+// to a temporary name in the same directory, /fits is written there, and the
+// copy is renamed over the original.
+void write_fits_into_results(const std::filesystem::path& results_path, const FitStageResult& result,
+                             const FitStageOptions& options);
+
+// OUT/report.md: the tables a person reads first.
+std::string fit_report_markdown(const FitStageResult& result, const io::Table& llc, const io::Table& critical,
+                                const std::filesystem::path& results_path);
+
+}  // namespace llcpress
