@@ -692,6 +692,18 @@ Group Group::create_group(std::string_view path) {
   return Group(std::move(group), file_name_, absolute);
 }
 
+void Group::link_external(std::string_view path, const std::string& target_file, std::string_view object_path) {
+  const std::string to = canonical_path(file_name(), path_, path);
+  const std::string where = file_name() + ":" + to;
+  check_new_name(to, where);
+  LLC_CHECK(!exists(to), IoError, where, "link to a new name", "an object with this name exists already");
+  Handle link_creation = intermediate_link_creation(where);
+  const std::string target(object_path);
+  LLC_CHECK_HDF5(H5Lcreate_external(target_file.c_str(), target.c_str(), id(), to.c_str(), link_creation.get(),
+                                    H5P_DEFAULT),
+                 where);
+}
+
 Group Group::require_group(std::string_view path) {
   const std::string absolute = canonical_path(file_name(), path_, path);
   return exists(absolute) ? open_group(absolute) : create_group(absolute);

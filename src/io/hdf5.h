@@ -207,6 +207,13 @@ class Group : public Object {
     return write<T>(path, std::span<const T>(values), shape, options);
   }
 
+  // Creates an external link `path` -> `object_path` inside `target_file`
+  // (H5Lcreate_external). A relative `target_file` is resolved by HDF5
+  // relative to this file's directory first, so a results file and the files
+  // it links to can move together. Parent groups are created; an error if
+  // `path` exists.
+  void link_external(std::string_view path, const std::string& target_file, std::string_view object_path);
+
   template <Element T>
   Array<T> read(std::string_view path) const {
     return open_dataset(path).read<T>();

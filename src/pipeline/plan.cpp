@@ -38,13 +38,11 @@ nlohmann::json Plan::to_json() const {
                           {"checkpoint", shard.checkpoint},
                           {"step", shard.step},
                           {"task", shard.task},
+                          {"data_prefix", shard.data_prefix},
+                          {"heldout_prefix", shard.heldout_prefix},
                           {"file", "shards/" + shard_file_name(shard.id)}});
-  return {{"plan_version", 1},
-          {"job_path", job_path},
-          {"output", output},
-          {"overrides", overrides},
-          {"job", job_resolved},
-          {"estimated_token_passes", estimated_token_passes},
+  return {{"plan_version", 1},      {"job_path", job_path}, {"output", output},
+          {"overrides", overrides}, {"job", job_resolved},  {"estimated_token_passes", estimated_token_passes},
           {"shards", shard_list}};
 }
 
@@ -65,6 +63,8 @@ Plan Plan::from_json(const nlohmann::json& json, const std::string& where) {
       shard.checkpoint = entry.at("checkpoint").get<std::string>();
       shard.step = entry.at("step").get<std::int64_t>();
       shard.task = entry.at("task").get<std::string>();
+      shard.data_prefix = entry.at("data_prefix").get<std::string>();
+      shard.heldout_prefix = entry.at("heldout_prefix").get<std::string>();
       LLC_CHECK(shard.id == static_cast<int>(plan.shards.size()), InputError, where, "re-run `llcpress plan`",
                 "shard ids are not 0..N-1 in order (found {} at position {})", shard.id, plan.shards.size());
       plan.shards.push_back(std::move(shard));
@@ -127,8 +127,10 @@ void check_range(const SequenceRange& range, const std::string& prefix, const st
 }  // namespace
 
 Plan make_plan(const JobSpec& job, const std::vector<std::string>& overrides) {
-  check_range(job.sgld_sequences, job.data_prefix, "data.sgld_sequences", job.seq_len);
-  check_range(job.eval_sequences, job.heldout_prefix, "data.eval_sequences", job.seq_len);
+  for (const auto& model : job.models) {
+    check_range(job.sgld_sequences, model.data_prefix, "data.sgld_sequences", job.seq_len);
+    check_range(job.eval_sequences, model.heldout_prefix, "data.eval_sequences", job.seq_len);
+  }
 
   Plan plan;
   plan.job_path = fs::absolute(job.path).lexically_normal().string();
@@ -151,10 +153,12 @@ Plan make_plan(const JobSpec& job, const std::vector<std::string>& overrides) {
       return step_a != step_b ? step_a < step_b : a < b;
     });
     checkpoints.erase(std::unique(checkpoints.begin(), checkpoints.end()), checkpoints.end());
+    const std::string data = fs::absolute(model.data_prefix).lexically_normal().string();
+    const std::string heldout = fs::absolute(model.heldout_prefix).lexically_normal().string();
     for (const auto& checkpoint : checkpoints) {
       for (const auto& task : tasks)
-        plan.shards.push_back({static_cast<int>(plan.shards.size()), model.name, checkpoint,
-                               step_from_path(checkpoint), task});
+        plan.shards.push_back({static_cast<int>(plan.shards.size()), model.name, checkpoint, step_from_path(checkpoint),
+                               task, data, heldout});
       plan.estimated_token_passes += passes_per_checkpoint;
     }
   }

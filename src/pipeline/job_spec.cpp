@@ -1,5 +1,6 @@
 #include "pipeline/job_spec.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -55,6 +56,8 @@ po::options_description job_options() {
     ("data.sgld_sequences", po::value<std::string>(), "A:B — the sequences SGLD minibatches are drawn from")
     ("data.eval_sequences", po::value<std::string>(), "A:B — the fixed held-out sequences every loss evaluation uses")
     ("models.model", po::value<std::vector<std::string>>()->composing(), "NAME:PATTERN[,PATTERN...] (repeat per model)")
+    ("models.data", po::value<std::vector<std::string>>()->composing(), "NAME:PREFIX — this model's SGLD dataset instead of data.prefix")
+    ("models.heldout", po::value<std::vector<std::string>>()->composing(), "NAME:PREFIX — this model's held-out dataset instead of data.heldout_prefix")
     ("llc.enabled", po::value<bool>()->default_value(true), "run the LLC task on every checkpoint")
     ("compress.methods", po::value<std::string>()->default_value(""), "comma-separated compression methods")
     ("compress.eps", po::value<std::string>()->default_value("0.3,0.5,0.7"), "loss-increase tolerances ε (nats)");
@@ -104,12 +107,18 @@ nlohmann::json JobSpec::resolved() const {
   nlohmann::json json = nlohmann::json::object();
   for (const auto& [key, value] : values) {
     const auto& any = value.value();
-    if (auto* text = boost::any_cast<std::string>(&any)) json[key] = *text;
-    else if (auto* integer = boost::any_cast<int>(&any)) json[key] = *integer;
-    else if (auto* unsigned_integer = boost::any_cast<std::uint64_t>(&any)) json[key] = *unsigned_integer;
-    else if (auto* real = boost::any_cast<double>(&any)) json[key] = *real;
-    else if (auto* flag = boost::any_cast<bool>(&any)) json[key] = *flag;
-    else if (auto* list = boost::any_cast<std::vector<std::string>>(&any)) json[key] = *list;
+    if (auto* text = boost::any_cast<std::string>(&any))
+      json[key] = *text;
+    else if (auto* integer = boost::any_cast<int>(&any))
+      json[key] = *integer;
+    else if (auto* unsigned_integer = boost::any_cast<std::uint64_t>(&any))
+      json[key] = *unsigned_integer;
+    else if (auto* real = boost::any_cast<double>(&any))
+      json[key] = *real;
+    else if (auto* flag = boost::any_cast<bool>(&any))
+      json[key] = *flag;
+    else if (auto* list = boost::any_cast<std::vector<std::string>>(&any))
+      json[key] = *list;
   }
   json["job.path"] = path;
   return json;
@@ -143,8 +152,8 @@ JobSpec load_job(const std::string& path, const std::vector<std::string>& overri
 
   job.data_prefix = required<std::string>(values, "data.prefix", "the Megatron dataset prefix (without .idx/.bin)");
   check_dataset(job.data_prefix, "data.prefix");
-  job.heldout_prefix = values.count("data.heldout_prefix") ? values["data.heldout_prefix"].as<std::string>()
-                                                           : job.data_prefix;
+  job.heldout_prefix =
+      values.count("data.heldout_prefix") ? values["data.heldout_prefix"].as<std::string>() : job.data_prefix;
   check_dataset(job.heldout_prefix, "data.heldout_prefix");
   job.seq_len = required<int>(values, "data.seq_len", "tokens per sequence, e.g. 2048 for Pythia");
   LLC_CHECK(job.seq_len >= 1 && job.seq_len <= (1 << 20), ConfigError, "data.seq_len", "", "{} is out of range",
@@ -163,10 +172,29 @@ JobSpec load_job(const std::string& path, const std::vector<std::string>& overri
     auto colon = entry.find(':');
     LLC_CHECK(colon != std::string::npos && colon > 0 && colon + 1 < entry.size(), ConfigError, "models.model",
               "write NAME:PATTERN, e.g. pythia-70m:/data/pythia-70m/step*", "'{}' has no NAME:PATTERN form", entry);
-    ModelSpec model{entry.substr(0, colon), split(entry.substr(colon + 1), ',')};
+    ModelSpec model{entry.substr(0, colon), split(entry.substr(colon + 1), ','), job.data_prefix, job.heldout_prefix};
     LLC_CHECK(names.insert(model.name).second, ConfigError, "models.model", "give each model a distinct name",
               "model '{}' is listed twice", model.name);
     job.models.push_back(std::move(model));
+  }
+
+  for (const char* key : {"models.data", "models.heldout"}) {
+    if (!values.count(key)) continue;
+    std::set<std::string> overridden;
+    for (const auto& entry : values[key].as<std::vector<std::string>>()) {
+      auto colon = entry.find(':');
+      LLC_CHECK(colon != std::string::npos && colon > 0 && colon + 1 < entry.size(), ConfigError, key,
+                "write NAME:PREFIX, e.g. pythia-70m:/data/pile_val", "'{}' has no NAME:PREFIX form", entry);
+      const std::string name = entry.substr(0, colon), prefix = entry.substr(colon + 1);
+      auto model =
+          std::find_if(job.models.begin(), job.models.end(), [&](const ModelSpec& m) { return m.name == name; });
+      LLC_CHECK(model != job.models.end(), ConfigError, key, "name a model listed with models.model", "no model '{}'",
+                name);
+      LLC_CHECK(overridden.insert(name).second, ConfigError, key, "give one dataset per model",
+                "model '{}' is given twice", name);
+      check_dataset(prefix, key);
+      (std::string(key) == "models.data" ? model->data_prefix : model->heldout_prefix) = prefix;
+    }
   }
 
   job.llc_enabled = values["llc.enabled"].as<bool>();

@@ -8,7 +8,7 @@ namespace llcpress {
 
 class MpiSession {
  public:
-  MpiSession();  // MPI_Init_thread(FUNNELED); sets the rank used in logs and errors
+  MpiSession();   // MPI_Init_thread(FUNNELED); sets the rank used in logs and errors
   ~MpiSession();  // MPI_Finalize
   MpiSession(const MpiSession&) = delete;
   MpiSession& operator=(const MpiSession&) = delete;

@@ -60,8 +60,12 @@ SlurmSettings SlurmSettings::from_job(const JobSpec& job) {
 }
 
 nlohmann::json Submission::to_json() const {
-  return {{"array_job_id", array_job_id}, {"gather_job_id", gather_job_id}, {"list_file", list_file},
-          {"array_script", array_script}, {"gather_script", gather_script}, {"task_shards", task_shards},
+  return {{"array_job_id", array_job_id},
+          {"gather_job_id", gather_job_id},
+          {"list_file", list_file},
+          {"array_script", array_script},
+          {"gather_script", gather_script},
+          {"task_shards", task_shards},
           {"dry_run", dry_run}};
 }
 
@@ -156,8 +160,7 @@ nlohmann::json read_submissions(const std::string& path) {
 
 Submission submit_to_slurm(const Plan& plan, const std::vector<int>& shard_ids, const SlurmSettings& settings,
                            const std::string& llcpress_executable, bool dry_run) {
-  LLC_CHECK(!shard_ids.empty(), InputError, plan.output, "`llcpress status` shows what is left",
-            "no shards to submit");
+  LLC_CHECK(!shard_ids.empty(), InputError, plan.output, "`llcpress status` shows what is left", "no shards to submit");
   const fs::path slurm_dir = fs::path(plan.output) / "slurm";
   fs::create_directories(slurm_dir / "logs");
   const std::string record_path = (slurm_dir / "submissions.json").string();
@@ -168,8 +171,8 @@ Submission submit_to_slurm(const Plan& plan, const std::vector<int>& shard_ids, 
   // so a rank loads each checkpoint once.
   Submission submission;
   submission.dry_run = dry_run;
-  std::size_t tasks = settings.array_tasks > 0 ? std::min<std::size_t>(settings.array_tasks, shard_ids.size())
-                                               : shard_ids.size();
+  std::size_t tasks =
+      settings.array_tasks > 0 ? std::min<std::size_t>(settings.array_tasks, shard_ids.size()) : shard_ids.size();
   for (std::size_t task = 0; task < tasks; ++task) {
     std::size_t begin = task * shard_ids.size() / tasks, end = (task + 1) * shard_ids.size() / tasks;
     submission.task_shards.emplace_back(shard_ids.begin() + begin, shard_ids.begin() + end);
@@ -202,8 +205,8 @@ Submission submit_to_slurm(const Plan& plan, const std::vector<int>& shard_ids, 
   write_text(submission.gather_script, substitute(kGatherTemplate, values), true);
 
   if (!dry_run) {
-    submission.array_job_id = trim(run_command(
-        {"sbatch", "--parsable", fmt::format("--array=0-{}", tasks - 1), submission.array_script}));
+    submission.array_job_id =
+        trim(run_command({"sbatch", "--parsable", fmt::format("--array=0-{}", tasks - 1), submission.array_script}));
     submission.array_job_id = submission.array_job_id.substr(0, submission.array_job_id.find(';'));
     submission.gather_job_id = trim(run_command(
         {"sbatch", "--parsable", "--dependency=afterok:" + submission.array_job_id, submission.gather_script}));
@@ -224,11 +227,10 @@ std::vector<JobCompletion> read_job_completions(const std::string& path) {
   std::string line;
   while (std::getline(file, line)) {
     std::map<std::string, std::string> fields;
-    for (std::sregex_iterator it(line.begin(), line.end(), pair), end; it != end; ++it)
-      fields[(*it)[1]] = (*it)[2];
+    for (std::sregex_iterator it(line.begin(), line.end(), pair), end; it != end; ++it) fields[(*it)[1]] = (*it)[2];
     if (!fields.count("JobId")) continue;
-    completions.push_back({fields["JobId"], fields["ArrayJobId"], fields["ArrayTaskId"], fields["JobState"],
-                           fields["ExitCode"]});
+    completions.push_back(
+        {fields["JobId"], fields["ArrayJobId"], fields["ArrayTaskId"], fields["JobState"], fields["ExitCode"]});
   }
   return completions;
 }
@@ -276,8 +278,8 @@ RerunDecision decide_slurm_rerun(const Plan& plan, const std::string& completion
       for (int id : task_shards[task]) unfinished_in_flight.erase(id);
       if (found->second.state != "COMPLETED") array_failed = true;
       if (found->second.state != "COMPLETED")
-        decision.explanations.push_back(fmt::format("array task {}_{} ended {} (exit {}) running shards {}",
-                                                    array_job, task, found->second.state, found->second.exit_code,
+        decision.explanations.push_back(fmt::format("array task {}_{} ended {} (exit {}) running shards {}", array_job,
+                                                    task, found->second.state, found->second.exit_code,
                                                     nlohmann::json(task_shards[task]).dump()));
     }
     std::string gather_job = submission.value("gather_job_id", "");

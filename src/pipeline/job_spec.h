@@ -3,6 +3,7 @@
 //   [job]      name, output, seed, device (cpu|cuda), threads, log_level
 //   [data]     prefix, heldout_prefix, seq_len, sgld_sequences A:B, eval_sequences A:B, batch
 //   [models]   model = NAME:PATTERN[,PATTERN...]   (repeatable; glob patterns, e.g. suite/m/step*)
+//              data = NAME:PREFIX, heldout = NAME:PREFIX   (optional per-model dataset overrides)
 //   [llc]      enabled, and the sampler keys of the LLC task
 //   [compress] methods = quant,svd,...   eps = 0.3,0.5,0.7   and per-method sections [compress.<method>]
 //
@@ -13,11 +14,10 @@
 #pragma once
 
 #include <boost/program_options.hpp>
-#include <nlohmann/json.hpp>
-
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -36,6 +36,9 @@ struct SequenceRange {
 struct ModelSpec {
   std::string name;
   std::vector<std::string> patterns;
+  // The model's datasets: data.prefix / data.heldout_prefix unless the
+  // [models] section overrides them for this model (models.data, models.heldout).
+  std::string data_prefix, heldout_prefix;
 };
 
 // A task kind the pipeline can run on a checkpoint: "llc" or a compression
@@ -46,7 +49,7 @@ struct TaskKind {
   std::string section;  // INI section holding its keys: "llc" or "compress.<name>"
   std::string summary;
   std::function<void(po::options_description&)> add_options;  // keys as "<section>.<key>"
-  std::function<void(const struct JobSpec&)> validate;  // throws ConfigError naming the key
+  std::function<void(const struct JobSpec&)> validate;        // throws ConfigError naming the key
   // Work of one shard of this kind, in token-passes: tokens through a forward
   // pass, a forward+backward counted as 3 (the backward costs about twice the
   // forward). Lets `plan` show the relative cost of tasks.

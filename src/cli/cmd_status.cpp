@@ -1,5 +1,8 @@
 // llcpress status OUT — done / failed (with reason) / missing per shard.
+#include <fmt/format.h>
+
 #include <iostream>
+#include <map>
 
 #include "cli/subcommand.h"
 #include "pipeline/plan.h"
@@ -25,8 +28,12 @@ int status_main(int argc, char** argv) {
     nlohmann::json shards = nlohmann::json::array();
     for (const auto& status : statuses) {
       const Shard& shard = plan.shards[status.id];
-      shards.push_back({{"id", shard.id}, {"model", shard.model}, {"step", shard.step}, {"task", shard.task},
-                        {"checkpoint", shard.checkpoint}, {"state", shard_state_name(status.state)},
+      shards.push_back({{"id", shard.id},
+                        {"model", shard.model},
+                        {"step", shard.step},
+                        {"task", shard.task},
+                        {"checkpoint", shard.checkpoint},
+                        {"state", shard_state_name(status.state)},
                         {"reason", status.reason}});
     }
     print_json({{"output", plan.output}, {"totals", totals}, {"shards", shards}});
@@ -45,9 +52,8 @@ int status_main(int argc, char** argv) {
   return totals["done"] == static_cast<int>(statuses.size()) ? 0 : 3;
 }
 
-
 }  // namespace
-}  // namespace llcpress::cli
-
 LLCPRESS_SUBCOMMAND("status", "show done / failed (with reason) / missing shards of a run; exit 3 unless all done",
-                    llcpress::cli::status_main)
+                    status_main)
+
+}  // namespace llcpress::cli

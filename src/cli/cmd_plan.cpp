@@ -1,5 +1,8 @@
 // llcpress plan JOB.ini — expand a job into numbered shards (OUT/plan.json).
+#include <fmt/format.h>
+
 #include <iostream>
+#include <map>
 
 #include "cli/subcommand.h"
 #include "core/check.h"
@@ -59,6 +62,6 @@ int plan_main(int argc, char** argv) {
 
 std::vector<std::string> take_job_overrides(int& argc, char** argv) { return take_overrides(argc, argv); }
 
-}  // namespace llcpress::cli
+LLCPRESS_SUBCOMMAND("plan", "expand a job file into numbered shards (OUT/plan.json)", plan_main)
 
-LLCPRESS_SUBCOMMAND("plan", "expand a job file into numbered shards (OUT/plan.json)", llcpress::cli::plan_main)
+}  // namespace llcpress::cli

@@ -1,10 +1,12 @@
 // llcpress submit JOB.ini — plan, write the sbatch scripts, submit the array
 // and the dependent gather + fit job. llcpress rerun OUT [--slurm] — run only
 // the failed and missing shards, locally under MPI or as a new SLURM array.
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <iostream>
+#include <map>
 
 #include "cli/subcommand.h"
 #include "core/check.h"
@@ -15,6 +17,7 @@
 namespace llcpress::cli {
 
 int run_shards_main(const std::string& name, int argc, char** argv, bool rerun_only_unfinished);
+std::vector<std::string> take_job_overrides(int& argc, char** argv);  // cmd_plan.cpp
 
 namespace {
 
@@ -39,12 +42,12 @@ int submit_main(int argc, char** argv) {
   auto overrides = take_job_overrides(argc, argv);
   po::options_description options("submit options");
   options.add_options()("job", po::value<std::string>()->required(), "job file (INI)")(
-      "dry-run", po::bool_switch(), "write the scripts but do not call sbatch")(
-      "json", po::bool_switch(), "print the submission as JSON");
+      "dry-run", po::bool_switch(), "write the scripts but do not call sbatch")("json", po::bool_switch(),
+                                                                                "print the submission as JSON");
   po::positional_options_description positional;
   positional.add("job", 1);
-  auto values = parse_options("submit", "JOB.ini [--dry-run] [--section.key=value ...]", options, argc, argv,
-                              &positional);
+  auto values =
+      parse_options("submit", "JOB.ini [--dry-run] [--section.key=value ...]", options, argc, argv, &positional);
   if (!values) return 0;
   JobSpec job = load_job((*values)["job"].as<std::string>(), overrides);
   Plan plan = make_plan(job, overrides);
@@ -70,10 +73,14 @@ int rerun_main(int argc, char** argv) {
   int kept = 1;
   for (int i = 1; i < argc; ++i) {
     std::string argument = argv[i];
-    if (argument == "--slurm") slurm = true;
-    else if (argument == "--dry-run") dry_run = true;
-    else if (argument == "--completion-log" && i + 1 < argc) completion_log = argv[++i];
-    else argv[kept++] = argv[i];
+    if (argument == "--slurm")
+      slurm = true;
+    else if (argument == "--dry-run")
+      dry_run = true;
+    else if (argument == "--completion-log" && i + 1 < argc)
+      completion_log = argv[++i];
+    else
+      argv[kept++] = argv[i];
   }
   argc = kept;
   if (!slurm) return run_shards_main("rerun", argc, argv, true);
@@ -111,9 +118,8 @@ int rerun_main(int argc, char** argv) {
 }
 
 }  // namespace
-}  // namespace llcpress::cli
-
-LLCPRESS_SUBCOMMAND("submit", "plan a job and submit it to SLURM (array + dependent gather/fit)",
-                    llcpress::cli::submit_main)
+LLCPRESS_SUBCOMMAND("submit", "plan a job and submit it to SLURM (array + dependent gather/fit)", submit_main)
 LLCPRESS_SUBCOMMAND("rerun", "run only failed and missing shards (locally under MPI, or --slurm as a new array)",
-                    llcpress::cli::rerun_main)
+                    rerun_main)
+
+}  // namespace llcpress::cli

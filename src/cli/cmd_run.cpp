@@ -1,6 +1,11 @@
 // llcpress run JOB.ini|OUT — run the plan's shards on the MPI ranks.
+#include <fmt/format.h>
+
+#include <exception>
 #include <filesystem>
 #include <iostream>
+#include <map>
+#include <sstream>
 
 #include "cli/subcommand.h"
 #include "core/check.h"
@@ -10,6 +15,9 @@
 #include "pipeline/runner.h"
 
 namespace llcpress::cli {
+
+std::vector<std::string> take_job_overrides(int& argc, char** argv);  // cmd_plan.cpp
+
 namespace {
 
 // Finds the plan: from an output directory (its plan.json), or from a job file
@@ -18,10 +26,22 @@ Plan resolve_plan(const std::string& target, const std::vector<std::string>& ove
                   const MpiSession& mpi) {
   namespace fs = std::filesystem;
   if (fs::is_directory(target)) return Plan::load(target);
-  JobSpec job = load_job(target, overrides);
+  JobSpec job = load_job(target, overrides);  // every rank validates the same file: same errors everywhere
   std::string plan_path = (fs::path(job.output) / "plan.json").string();
-  if (mpi.rank() == 0 && (replan || !fs::exists(plan_path))) make_plan(job, overrides).save();
-  mpi.barrier();
+  // Only rank 0 expands the patterns and checks the datasets; its verdict is
+  // broadcast so that no rank waits for a plan that will never come.
+  std::exception_ptr failure;
+  if (mpi.rank() == 0 && (replan || !fs::exists(plan_path))) {
+    try {
+      make_plan(job, overrides).save();
+    } catch (...) {
+      failure = std::current_exception();
+    }
+  }
+  if (mpi.broadcast_from_root(failure ? 1 : 0) != 0) {
+    if (failure) std::rethrow_exception(failure);
+    throw ConfigError("rank 0 could not plan the job", target, "rank 0 printed the reason");
+  }
   Plan plan = Plan::load(job.output);
   if (plan.overrides != overrides)
     throw ConfigError("the existing plan was made with other overrides", plan_path,
@@ -56,9 +76,10 @@ std::vector<int> parse_shard_list(const std::string& text) {
 int run_shards_main(const std::string& name, int argc, char** argv, bool rerun_only_unfinished) {
   auto overrides = take_job_overrides(argc, argv);
   po::options_description options(name + " options");
-  options.add_options()("target", po::value<std::string>()->required(), "job file, or an output directory with plan.json")(
-      "shards", po::value<std::string>(), "only these shard ids, e.g. 0-3,7")(
-      "redo", po::bool_switch(), "also run shards that are already done")(
+  options.add_options()("target", po::value<std::string>()->required(),
+                        "job file, or an output directory with plan.json")(
+      "shards", po::value<std::string>(), "only these shard ids, e.g. 0-3,7")("redo", po::bool_switch(),
+                                                                              "also run shards that are already done")(
       "replan", po::bool_switch(), "plan again from the job file before running");
   po::positional_options_description positional;
   positional.add("target", 1);
@@ -85,8 +106,9 @@ int run_shards_main(const std::string& name, int argc, char** argv, bool rerun_o
     exit_code = mpi.broadcast_from_root(exit_code);
   } catch (const Error& error) {
     // An error before any shard ran (bad job, missing plan): every rank sees
-    // the same one; rank 0 reports it.
-    if (rank == 0) std::cerr << "llcpress " << name << ": " << error_kind_name(error.kind()) << ": " << error.what() << "\n";
+    // the same one (or rank 0's verdict); rank 0 reports it.
+    if (rank == 0)
+      std::cerr << "llcpress " << name << ": " << error_kind_name(error.kind()) << ": " << error.what() << "\n";
     exit_code = error.kind() == ErrorKind::Config ? 2 : 1;
   }
   return exit_code;
@@ -96,7 +118,6 @@ namespace {
 int run_main(int argc, char** argv) { return run_shards_main("run", argc, argv, false); }
 }  // namespace
 
-}  // namespace llcpress::cli
+LLCPRESS_SUBCOMMAND("run", "run a job's shards under MPI (mpiexec -n P / srun); exit 3 if any shard failed", run_main)
 
-LLCPRESS_SUBCOMMAND("run", "run a job's shards under MPI (mpiexec -n P / srun); exit 3 if any shard failed",
-                    llcpress::cli::run_main)
+}  // namespace llcpress::cli

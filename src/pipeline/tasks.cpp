@@ -2,14 +2,18 @@
 // compression method of compress::method_table(). Each declares its INI keys
 // (validated with the whole job before any compute), estimates its work, and
 // runs one shard into the shard file's /result group.
+#include <algorithm>
 #include <cmath>
 
 #include "compress/method.h"
 #include "compress/sweep.h"
 #include "compress/sweep_io.h"
 #include "core/check.h"
+#include "lattice/lattice.h"
 #include "pipeline/task_context.h"
 #include "slt/llc_estimator.h"
+#include "slt/llc_output.h"
+#include "slt/parameter_mask.h"
 
 namespace llcpress {
 
@@ -40,7 +44,9 @@ void add_llc_options(po::options_description& options) {
     ("llc.draws", po::value<int>()->default_value(100), "draws per chain")
     ("llc.steps_between_draws", po::value<int>()->default_value(1), "SGLD steps per draw")
     ("llc.init_batches", po::value<int>()->default_value(8), "batches averaged into L_init")
-    ("llc.mask", po::value<std::string>()->default_value(""), "sample only these tensors (slt/parameter_mask.h selectors, ';'-separated)");
+    ("llc.mask", po::value<std::string>()->default_value(""), "sample only these tensors: comma-separated slt/parameter_mask.h selectors (empty: all)")
+    ("llc.shared_batches", po::value<bool>()->default_value(false), "every chain sees the same batch sequence")
+    ("llc.mala", po::value<bool>()->default_value(true), "estimate the MALA acceptance (one extra parameter-sized buffer)");
   // clang-format on
 }
 
@@ -63,62 +69,13 @@ slt::LlcConfig llc_config(const JobSpec& job) {
   config.init_batches = values["llc.init_batches"].as<int>();
   config.batch_size = static_cast<std::size_t>(job.batch);
   config.samples = slt::SampleRange{job.sgld_sequences.begin, job.sgld_sequences.end};
-  std::string mask = values["llc.mask"].as<std::string>();
-  for (std::size_t start = 0; start < mask.size();) {
-    std::size_t end = mask.find(';', start);
-    if (end == std::string::npos) end = mask.size();
-    if (end > start) config.mask.push_back(mask.substr(start, end - start));
-    start = end + 1;
-  }
+  const std::string mask = values["llc.mask"].as<std::string>();
+  if (!mask.empty()) config.mask = slt::split_mask_selectors({mask});
+  config.shared_batches = values["llc.shared_batches"].as<bool>();
+  config.mala = values["llc.mala"].as<bool>();
   config.seed = job.seed;
   config.progress = false;  // batch jobs: the runner logs per shard
   return config;
-}
-
-void write_llc(io::Group& group, const slt::LlcResult& result) {
-  const auto& config = result.config;
-  group.set_attribute("lambda_mean", result.llc_mean);
-  group.set_attribute("lambda_std", result.llc_std);
-  group.set_attribute("lambda_standard_error",
-                      result.chains_used > 1 ? result.llc_std / std::sqrt(double(result.chains_used)) : NAN);
-  group.set_attribute("chains_used", static_cast<std::int64_t>(result.chains_used));
-  group.set_attribute("chains_diverged", static_cast<std::int64_t>(result.chains_diverged));
-  group.set_attribute("init_loss", result.init_loss);
-  group.set_attribute("nbeta", config.sampler.nbeta);
-  group.set_attribute("nbeta_is_default", static_cast<std::int64_t>(result.nbeta_is_default));
-  group.set_attribute("sampler", slt::sampler_kind_name(config.sampler.kind));
-  group.set_attribute("epsilon", config.sampler.epsilon);
-  group.set_attribute("gamma", config.sampler.localization);
-  group.set_attribute("sampled_parameters", static_cast<std::int64_t>(result.sampled_parameters));
-  group.set_attribute("total_parameters", static_cast<std::int64_t>(result.total_parameters));
-  group.set_attribute("steps_per_second", result.steps_per_second());
-  group.set_attribute("sampler_overhead", result.sampler_overhead());
-  group.set_attribute("seconds", result.seconds);
-  group.set_attribute("description",
-                      "λ̂ = nβ·(mean draw loss − L_init) per chain; mean and sample std over non-diverged chains");
-  std::vector<double> per_chain;
-  std::vector<std::int64_t> diverged;
-  for (const auto& chain : result.chains) {
-    per_chain.push_back(chain.llc);
-    diverged.push_back(chain.diverged ? 1 : 0);
-  }
-  group.write("lambda_per_chain", per_chain, {"nats", "λ̂ of each chain (NaN when diverged)"});
-  group.write("chain_diverged", diverged, {"1", "1 when the chain hit NaN/Inf and was excluded"});
-  group.write("init_batch_losses", result.init_batch_losses, {"nats/token", "loss at w* of each L_init batch"});
-  for (const auto& chain : result.chains) {
-    std::string prefix = fmt::format("chains/{}/", chain.chain);
-    group.write(prefix + "draw_loss", chain.draw_loss, {"nats/token", "minibatch loss at each draw"});
-    group.write(prefix + "distance", chain.distance, {"weight units", "‖w − w*‖ at each draw"});
-    group.write(prefix + "gradient_norm", chain.gradient_norm, {"nats/weight unit", "‖∇L‖ at each draw"});
-    group.write(prefix + "noise_norm", chain.noise_norm, {"weight units", "‖√ε·√P⊙σξ‖ at each draw"});
-    group.write(prefix + "mala_acceptance", chain.mala_acceptance, {"1", "MALA acceptance estimate per draw"});
-    io::Group chain_group = group.open_group(fmt::format("chains/{}", chain.chain));
-    chain_group.set_attribute("lambda", chain.llc);
-    chain_group.set_attribute("fraction_below_init", chain.fraction_below_init);
-    chain_group.set_attribute("mean_mala_acceptance", chain.mean_mala_acceptance);
-    chain_group.set_attribute("diverged", static_cast<std::int64_t>(chain.diverged));
-    chain_group.set_attribute("divergence_reason", chain.divergence_reason);
-  }
 }
 
 TaskKind llc_task() {
@@ -128,12 +85,15 @@ TaskKind llc_task() {
   kind.summary = "local learning coefficient (SGLD / RMSprop-SGLD)";
   kind.add_options = add_llc_options;
   kind.validate = [](const JobSpec& job) {
-    // Reuses the estimator's own checks; they name the estimator's keys, so
-    // the message is prefixed with the job section.
+    // Reuses the estimator's own checks; they name the estimator's option
+    // ("burn-in"), which is mapped to the job key ("llc.burn_in").
     try {
       llc_config(job).validate();
     } catch (const ConfigError& error) {
-      throw ConfigError(error.message(), "[llc] " + error.where(), error.hint());
+      std::string key = error.where();
+      std::replace(key.begin(), key.end(), '-', '_');
+      key = key == "batch" ? "data.batch" : "llc." + key;
+      throw ConfigError(error.message(), key, error.hint());
     }
   };
   kind.estimate_token_passes = [](const JobSpec& job) {
@@ -142,10 +102,12 @@ TaskKind llc_task() {
     return 3.0 * steps * job.batch * job.seq_len + double(config.init_batches) * job.batch * job.seq_len;
   };
   kind.run = [](TaskContext& context) {
+    // The shard seed replaces the job seed (salt 0), so that
+    // `llcpress llc --seed <shard_seed>` with the same keys reproduces the shard.
     slt::LlcConfig config = llc_config(context.job);
-    config.stream_salt = static_cast<std::uint64_t>(context.shard.id);
+    config.seed = context.shard_seed;
     slt::LlcResult result = slt::estimate_llc(context.sgld_model, config);
-    write_llc(context.result, result);
+    slt::write_llc(context.result, result);
   };
   return kind;
 }
@@ -157,13 +119,22 @@ compress::SweepConfig sweep_config(const JobSpec& job, const std::string& method
   const std::string section = "compress." + method + ".";
   compress::SweepConfig config;
   config.method = method;
-  config.epsilons = job.eps;
+  config.epsilons = compress::parse_epsilons(values["compress.eps"].as<std::string>(), "compress.eps");
   config.options.tensors =
       compress::TensorSelection::parse(values[section + "tensors"].as<std::string>(), section + "tensors");
   config.options.per_channel = values[section + "per_channel"].as<bool>();
   config.options.clip_search_evaluations = values[section + "clip_search_evaluations"].as<int>();
+  LLC_CHECK(config.options.clip_search_evaluations >= 1, ConfigError, section + "clip_search_evaluations",
+            "use 1 (weight-MSE clip only) or more", "{} evaluations", config.options.clip_search_evaluations);
   config.options.noise_draws = values[section + "noise_draws"].as<int>();
+  LLC_CHECK(config.options.noise_draws >= 1, ConfigError, section + "noise_draws", "use at least 1 draw", "{} draws",
+            config.options.noise_draws);
   config.options.lattice = values[section + "lattice"].as<std::string>();
+  try {
+    lattice::find_lattice(config.options.lattice);
+  } catch (const Error& error) {
+    throw ConfigError(error.message(), section + "lattice", error.hint());
+  }
   config.options.seed = job.seed;
   std::string scope = values[section + "prune_scope"].as<std::string>();
   LLC_CHECK(scope == "tensor" || scope == "global", ConfigError, section + "prune_scope", "use tensor or global",
@@ -205,9 +176,11 @@ TaskKind compression_task(const compress::MethodEntry& entry) {
     compress::SweepConfig config = sweep_config(context.job, name);
     config.options.num_heads = context.checkpoint.model->config().num_attention_heads;
     config.options.seed = context.shard_seed;
-    compress::SweepResult result = compress::run_sweep(context.heldout_model, config,
-                                                       range_samples(context.job.eval_sequences),
-                                                       static_cast<std::size_t>(context.job.batch));
+    // As `llcpress sweep`: batches of at most min(batch, held-out sequences).
+    const std::size_t batch =
+        static_cast<std::size_t>(std::min<std::int64_t>(context.job.batch, context.job.eval_sequences.size()));
+    compress::SweepResult result =
+        compress::run_sweep(context.heldout_model, config, range_samples(context.job.eval_sequences), batch);
     compress::write_sweep(context.result, result);
   };
   return kind;

@@ -6,8 +6,10 @@
 #include <unistd.h>
 
 #include <Eigen/Core>
+#include <exception>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "core/check_mpi.h"
@@ -23,9 +25,12 @@ namespace fs = std::filesystem;
 
 const char* shard_state_name(ShardState state) {
   switch (state) {
-    case ShardState::Done: return "done";
-    case ShardState::Failed: return "failed";
-    case ShardState::Missing: return "missing";
+    case ShardState::Done:
+      return "done";
+    case ShardState::Failed:
+      return "failed";
+    case ShardState::Missing:
+      return "missing";
   }
   return "?";
 }
@@ -68,7 +73,7 @@ struct RankState {
   const Plan& plan;
   const JobSpec& job;
   int rank = 0, world = 1, local_rank = 0;
-  std::unique_ptr<formats::MegatronDataset> sgld_data, heldout_data;
+  std::map<std::string, std::unique_ptr<formats::MegatronDataset>> datasets;  // by prefix, opened once
   std::unique_ptr<LoadedCheckpoint> loaded;
 };
 
@@ -93,9 +98,9 @@ LoadedCheckpoint& load_checkpoint(RankState& state, const std::string& path) {
 }
 
 void write_error_record(const Plan& plan, const Shard& shard, const RankState& state, const std::string& error) {
-  nlohmann::json record = {{"shard", shard.id},     {"model", shard.model}, {"checkpoint", shard.checkpoint},
-                           {"step", shard.step},    {"task", shard.task},   {"error", error},
-                           {"rank", state.rank},    {"host", host_name()},  {"time_utc", io::utc_timestamp_now()}};
+  nlohmann::json record = {{"shard", shard.id},  {"model", shard.model}, {"checkpoint", shard.checkpoint},
+                           {"step", shard.step}, {"task", shard.task},   {"error", error},
+                           {"rank", state.rank}, {"host", host_name()},  {"time_utc", io::utc_timestamp_now()}};
   std::string text = record.dump(2) + "\n";
   formats::AtomicFileWriter writer(shard_error_path(plan, shard.id));
   writer.write(text.data(), text.size());
@@ -110,16 +115,18 @@ void run_shard(RankState& state, const Shard& shard) {
             shard.task);
   Stopwatch watch;
   std::string started = io::utc_timestamp_now();
-  if (!state.sgld_data) state.sgld_data = std::make_unique<formats::MegatronDataset>(
-                            formats::MegatronDataset::open(job.data_prefix));
-  if (!state.heldout_data) state.heldout_data = std::make_unique<formats::MegatronDataset>(
-                               formats::MegatronDataset::open(job.heldout_prefix));
+  auto dataset = [&state](const std::string& prefix) -> const formats::MegatronDataset& {
+    auto& slot = state.datasets[prefix];
+    if (!slot) slot = std::make_unique<formats::MegatronDataset>(formats::MegatronDataset::open(prefix));
+    return *slot;
+  };
+  const formats::MegatronDataset& sgld_data = dataset(shard.data_prefix);
+  const formats::MegatronDataset& heldout_data = dataset(shard.heldout_prefix);
   LoadedCheckpoint& loaded = load_checkpoint(state, shard.checkpoint);
   // Every task starts from w*, whatever the previous task on this checkpoint did.
-  std::copy(loaded.reference_parameters.begin(), loaded.reference_parameters.end(),
-            loaded.model->parameters().begin());
-  NeoxLossModel sgld_model(*loaded.model, *state.sgld_data, job.seq_len);
-  NeoxLossModel heldout_model(*loaded.model, *state.heldout_data, job.seq_len);
+  std::copy(loaded.reference_parameters.begin(), loaded.reference_parameters.end(), loaded.model->parameters().begin());
+  NeoxLossModel sgld_model(*loaded.model, sgld_data, job.seq_len);
+  NeoxLossModel heldout_model(*loaded.model, heldout_data, job.seq_len);
 
   io::File file = io::File::create_atomic(state.plan.shard_path(shard.id));
   io::Group& root = file.root();
@@ -134,6 +141,8 @@ void run_shard(RankState& state, const Shard& shard) {
   root.set_attribute("num_parameters", static_cast<std::int64_t>(loaded.model->num_parameters()));
   root.set_attribute("step", shard.step);
   root.set_attribute("task", shard.task);
+  root.set_attribute("data_prefix", shard.data_prefix);
+  root.set_attribute("heldout_prefix", shard.heldout_prefix);
   root.set_attribute("job_seed", fmt::format("{}", job.seed));
   root.set_attribute("shard_seed", fmt::format("{}", shard_seed));
   root.set_attribute("rank", static_cast<std::int64_t>(state.rank));
@@ -173,23 +182,33 @@ RunSummary run_plan(const Plan& plan, const RunOptions& options) {
   // Rank 0 decides the work list from the files as they are now and shares it,
   // so every rank agrees even while others already write shards.
   std::vector<int> work;
-  if (state.rank == 0) {
-    fs::create_directories(fs::path(plan.output) / "shards");
-    // Temporaries are left only by a killed run; no run on this output is active now.
-    for (const auto& entry : fs::directory_iterator(fs::path(plan.output) / "shards"))
-      if (io::is_atomic_temporary(entry.path()) || entry.path().string().find(".tmp.") != std::string::npos)
-        fs::remove(entry.path());
-    auto statuses = shard_statuses(plan);
-    if (!options.only_shards.empty()) {
-      for (int id : options.only_shards) {
-        LLC_CHECK(id >= 0 && id < static_cast<int>(plan.shards.size()), ConfigError, "--shards",
-                  "shard ids are 0..N-1 (see `llcpress status`)", "no shard {}", id);
-        if (options.redo_done || statuses[id].state != ShardState::Done) work.push_back(id);
+  std::exception_ptr failure;
+  if (state.rank == 0) try {
+      fs::create_directories(fs::path(plan.output) / "shards");
+      // Temporaries are left only by a killed run; no run on this output is active now.
+      for (const auto& entry : fs::directory_iterator(fs::path(plan.output) / "shards"))
+        if (io::is_atomic_temporary(entry.path()) || entry.path().string().find(".tmp.") != std::string::npos)
+          fs::remove(entry.path());
+      auto statuses = shard_statuses(plan);
+      if (!options.only_shards.empty()) {
+        for (int id : options.only_shards) {
+          LLC_CHECK(id >= 0 && id < static_cast<int>(plan.shards.size()), ConfigError, "--shards",
+                    "shard ids are 0..N-1 (see `llcpress status`)", "no shard {}", id);
+          if (options.redo_done || statuses[id].state != ShardState::Done) work.push_back(id);
+        }
+      } else {
+        for (const auto& status : statuses)
+          if (options.redo_done || status.state != ShardState::Done) work.push_back(status.id);
       }
-    } else {
-      for (const auto& status : statuses)
-        if (options.redo_done || status.state != ShardState::Done) work.push_back(status.id);
+    } catch (...) {
+      failure = std::current_exception();
     }
+  // A bad --shards list fails on rank 0 only: every rank learns of it here.
+  int failed = failure ? 1 : 0;
+  LLC_CHECK_MPI(MPI_Bcast(&failed, 1, MPI_INT, 0, MPI_COMM_WORLD));
+  if (failed) {
+    if (failure) std::rethrow_exception(failure);
+    throw ConfigError("rank 0 rejected the shard list", "--shards", "rank 0 printed the reason");
   }
   int count = static_cast<int>(work.size());
   LLC_CHECK_MPI(MPI_Bcast(&count, 1, MPI_INT, 0, MPI_COMM_WORLD));

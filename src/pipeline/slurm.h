@@ -6,7 +6,6 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
-
 #include <string>
 #include <vector>
 
@@ -47,8 +46,8 @@ std::vector<JobCompletion> read_job_completions(const std::string& path);
 std::string job_completion_log_path();  // from `scontrol show config` (JobCompLoc)
 
 struct RerunDecision {
-  std::vector<int> shards;                // to resubmit
-  std::vector<std::string> explanations;  // one line per failed array task / shard state, for the user
+  std::vector<int> shards;                     // to resubmit
+  std::vector<std::string> explanations;       // one line per failed array task / shard state, for the user
   std::vector<std::string> stale_gather_jobs;  // gather jobs whose dependency can never be satisfied
 };
 RerunDecision decide_slurm_rerun(const Plan& plan, const std::string& completion_log);

@@ -4,9 +4,8 @@
 // so the same job over the same files always gives the same ids.
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -17,14 +16,15 @@ namespace llcpress {
 struct Shard {
   int id = 0;
   std::string model;
-  std::string checkpoint;  // absolute path
-  std::int64_t step = -1;  // from "step<k>" in the path; -1 when absent
-  std::string task;        // "llc" or a compression method
+  std::string checkpoint;                   // absolute path
+  std::int64_t step = -1;                   // from "step<k>" in the path; -1 when absent
+  std::string task;                         // "llc" or a compression method
+  std::string data_prefix, heldout_prefix;  // absolute dataset prefixes of the shard's model
 };
 
 struct Plan {
-  std::string job_path;        // absolute
-  std::string output;          // absolute output directory
+  std::string job_path;                // absolute
+  std::string output;                  // absolute output directory
   std::vector<std::string> overrides;  // command-line overrides the job was loaded with
   nlohmann::json job_resolved;
   std::vector<Shard> shards;
