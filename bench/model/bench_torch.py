@@ -18,7 +18,7 @@ from transformers import GPTNeoXConfig, GPTNeoXForCausalLM
 SHAPES = {
     "pythia14m": dict(hidden_size=128, num_hidden_layers=6, num_attention_heads=4, intermediate_size=512,
                       vocab_size=50304),
-    "demo": dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=256, vocab_size=512),
+    "demo": dict(hidden_size=96, num_hidden_layers=2, num_attention_heads=4, intermediate_size=384, vocab_size=512),
 }
 
 

@@ -54,11 +54,25 @@ def main():
     print(f"llcpress memory: parameters {ours['parameters_mib']:.1f} MiB + gradients {ours['gradients_mib']:.1f} MiB "
           f"+ activations {ours['activations_mib']:.1f} MiB; process before the model {ours['rss_before_model_mib']:.0f} MiB")
     if "sgemm_gflops" in ours:
-        print(f"Eigen SGEMM {ours['sgemm_size']}^3 on this machine: {ours['sgemm_gflops']:.1f} GFLOP/s (practical peak)")
+        print(f"Eigen SGEMM {ours['sgemm_size']}^3 on this machine: {ours['sgemm_gflops']:.1f} GFLOP/s wall, "
+              f"{ours['sgemm_cpu_gflops']:.1f} GFLOP/s per process-CPU-second (practical peak)")
     if "ops" in ours:
+        print("  op                        wall ms   CPU ms  calls/step  GFLOP/s wall / per CPU-second")
         for name, op in ours["ops"].items():
-            gflops = f"{op['gflops']:.1f} GFLOP/s" if op["gflops"] else ""
-            print(f"  {name:24s} {op['seconds'] * 1e3:8.2f} ms x{op['calls_per_step']:<3d} {gflops}")
+            gflops = f"{op['gflops']:7.1f} / {op['cpu_gflops']:7.1f}" if op["gflops"] else ""
+            print(f"  {name:24s} {op['seconds'] * 1e3:8.2f} {op['cpu_seconds'] * 1e3:8.2f}  x{op['calls_per_step']:<3d}"
+                  f"        {gflops}")
+        # All GEMM work of a step (linears, unembedding, attention products) over
+        # the CPU time those ops take, against the SGEMM rate per CPU-second.
+        gemm = {n: op for n, op in ours["ops"].items() if op["gflops"]}
+        flops = sum(op["gflops"] * 1e9 * op["seconds"] * op["calls_per_step"] for op in gemm.values())
+        cpu = sum(op["cpu_seconds"] * op["calls_per_step"] for op in gemm.values())
+        total_cpu = sum(op["cpu_seconds"] * op["calls_per_step"] for op in ours["ops"].values())
+        line = (f"GEMM ops: {flops / cpu / 1e9:.1f} GFLOP/s per CPU-second, {cpu * 1e3:.1f} of {total_cpu * 1e3:.1f} "
+                f"CPU ms summed over all ops (step: {ours['step_cpu_seconds'] * 1e3:.1f} CPU ms)")
+        if "sgemm_cpu_gflops" in ours:
+            line += f"; {100 * flops / cpu / 1e9 / ours['sgemm_cpu_gflops']:.0f} % of the SGEMM rate per CPU-second"
+        print(line)
     print(f"implementations: {ours['implementation']} | {torch['implementation']}")
     if args.json:
         with open(args.json, "w") as f:
