@@ -3,6 +3,7 @@
 // The final stage (docs/analysis.md): fits the critical compression amount
 // against λ̂ per model, method and ε, writes OUT/results.h5:/fits and
 // OUT/report.md, then draws OUT/figures/*.png with analysis/figures.py.
+#include <fmt/ranges.h>
 #include <unistd.h>
 
 #include <cmath>
@@ -10,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <vector>
 
 #include "cli/subcommand.h"
 #include "core/check.h"
@@ -51,20 +53,34 @@ fs::path find_figures_script() {
   return fs::exists(source) ? source : fs::path();
 }
 
+bool can_import_figure_packages(const std::string& python) {
+  const std::string probe = shell_quote(python) + " -c 'import h5py, numpy, matplotlib' > /dev/null 2>&1";
+  return std::system(probe.c_str()) == 0;
+}
+
 // Draws the figures; returns false (with the reason logged) when it could not.
-bool draw_figures(const fs::path& output, const std::string& python) {
+// `python` empty: the first of python3 on PATH and Debian's /usr/bin/python3
+// that has h5py, numpy and matplotlib (a virtualenv first on PATH often lacks them).
+bool draw_figures(const fs::path& output, std::string python) {
   const fs::path script = find_figures_script();
   if (script.empty()) {
     spdlog::warn("figures skipped: analysis/figures.py not found (set LLCPRESS_FIGURES_SCRIPT to its path)");
     return false;
   }
-  const std::string probe = shell_quote(python) + " -c 'import h5py, numpy, matplotlib' > /dev/null 2>&1";
-  if (std::system(probe.c_str()) != 0) {
+  std::vector<std::string> candidates =
+      python.empty() ? std::vector<std::string>{"python3", "/usr/bin/python3"} : std::vector<std::string>{python};
+  python.clear();
+  for (const std::string& candidate : candidates)
+    if (can_import_figure_packages(candidate)) {
+      python = candidate;
+      break;
+    }
+  if (python.empty()) {
     spdlog::warn(
         "figures skipped: {} cannot import h5py, numpy and matplotlib. Install them with\n"
         "  sudo apt-get install python3-h5py python3-numpy python3-matplotlib\n"
-        "and draw them with: {} {} {}",
-        python, python, script.string(), output.string());
+        "and draw them with: python3 {} {}",
+        fmt::join(candidates, " / "), script.string(), output.string());
     return false;
   }
   const std::string command =
@@ -107,7 +123,8 @@ int run_fit_command(int argc, char** argv) {
       "seed", po::value<std::uint64_t>()->default_value(20240601), "Philox key of the bootstrap resamples")(
       "minimum-points", po::value<std::size_t>()->default_value(3), "fewest checkpoints a line is fitted to")(
       "no-figures", po::bool_switch(), "do not run analysis/figures.py")(
-      "python", po::value<std::string>()->default_value("python3"), "the Python that draws the figures")(
+      "python", po::value<std::string>()->default_value(""),
+      "the Python that draws the figures (default: python3 on PATH, else /usr/bin/python3)")(
       "json", po::bool_switch(), "print the fits as JSON on stdout");
   po::positional_options_description positional;
   positional.add("output", 1);

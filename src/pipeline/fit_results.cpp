@@ -349,17 +349,20 @@ std::string fit_report_markdown(const FitStageResult& result, const io::Table& l
   out += "## Does the LLC predict compressibility?\n\n";
   out +=
       "Least-squares fit of the critical amount against λ̂ over checkpoints. Intervals: 95% bootstrap "
-      "(slope: bootstrap-t carrying the chains' uncertainty in λ̂). Rows with n < 3 are not fitted.\n\n";
-  out += "| method | ε | scope | n | slope [95% CI] | intercept | R² | Pearson | Spearman |\n";
-  out += "|---|---|---|---|---|---|---|---|---|\n";
+      "(slope: bootstrap-t carrying the chains' uncertainty in λ̂). Rows with n < 3 are not fitted. Critical "
+      "amounts that are a bound of the search range (even the most compression stayed within ε, or none "
+      "did) are left out of the fit and counted.\n\n";
+  out += "| method | ε | scope | n | bounds left out | slope [95% CI] | intercept | R² | Pearson | Spearman |\n";
+  out += "|---|---|---|---|---|---|---|---|---|---|\n";
   for (const FitRow& row : result.fits) {
     const std::string slope = row.fitted
                                   ? fmt::format("{} [{}, {}]", format_value(row.fit.point.slope),
                                                 format_value(row.fit.slope.low), format_value(row.fit.slope.high))
                                   : "–";
-    out += fmt::format("| {} | {:g} | {} | {} | {} | {} | {} | {} | {} |\n", row.method, row.eps, row.scope, row.points,
-                       slope, format_value(row.fit.point.intercept), format_value(row.fit.point.r_squared, 3),
-                       format_value(row.fit.point.pearson, 3), format_value(row.fit.point.spearman, 3));
+    out += fmt::format("| {} | {:g} | {} | {} | {} | {} | {} | {} | {} | {} |\n", row.method, row.eps, row.scope,
+                       row.points, row.excluded_bounds, slope, format_value(row.fit.point.intercept),
+                       format_value(row.fit.point.r_squared, 3), format_value(row.fit.point.pearson, 3),
+                       format_value(row.fit.point.spearman, 3));
   }
 
   if (!result.bits.empty()) {

@@ -216,7 +216,8 @@ TEST(FitStage, FitsGoIntoTheResultsFileAndReplaceEarlierOnes) {
   EXPECT_EQ(entries, 1u);
 
   const std::string report = fit_report_markdown(result, study.llc, study.critical, directory / "results.h5");
-  EXPECT_NE(report.find("| quant | 0.3 | a | 5 | 4 ["), std::string::npos) << report;
+  EXPECT_NE(report.find("| quant | 0.3 | a | 5 | 0 | 4 ["), std::string::npos) << report;
+  EXPECT_NE(report.find("| quant | 0.5 | b | 4 | 1 | 6 ["), std::string::npos) << report;
   EXPECT_NE(report.find("all_within_tolerance"), std::string::npos);
 
   EXPECT_THROW(write_fits_into_results(directory / "missing.h5", result, options), InputError);
