@@ -1,45 +1,71 @@
 #!/usr/bin/env bash
-# Does everything on a fresh machine: installs what is missing, builds, runs
-# the stages that exist on the embedded demo suite, and prints where the
-# results are. (The MPI pipeline, gather, fit and figures join when their
-# issues land.)
+# The whole study on the embedded demo suite, on a fresh machine:
+# installs what is missing, builds, makes the suite, runs jobs/demo.ini under
+# MPI (2 ranks), gathers, fits, draws the figures, and prints the report's
+# headline table and where every file is.
+#
+#   scripts/demo.sh                    everything (a second run reuses the suite and finished shards)
+#   LLCPRESS_DEMO_RANKS=N ...          MPI ranks (default 2)
+#   LLCPRESS_BUILD_DIR=dir ...         build directory (default: build)
+#
+# Outputs (paths fixed by jobs/demo.ini): demo-out/suite (checkpoints + data),
+# demo-out/run (plan.json, shards/, results.h5, report.md, figures/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+start=$SECONDS
+stage() {
+  echo
+  echo "== [$((SECONDS - start)) s] $*"
+}
+
+stage "install: Debian packages that are missing"
 scripts/install-deps.sh
+
 build=${LLCPRESS_BUILD_DIR:-build}
-out=${LLCPRESS_DEMO_OUT:-demo-out}
+ranks=${LLCPRESS_DEMO_RANKS:-2}
 threads=$(nproc)
-echo "== build ($build)"
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release > "$build.configure.log" 2>&1 || { cat "$build.configure.log"; exit 1; }
-cmake --build "$build" -j "$threads" --target llcpress
+suite=demo-out/suite
+run=demo-out/run
 llcpress="$build/bin/llcpress"
-mkdir -p "$out"
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 
-echo "== make-suite: synthetic corpus + three GPT-NeoX sizes ($out/suite)"
-if [ ! -f "$out/suite/suite.json" ]; then
-  "$llcpress" make-suite --out "$out/suite" --threads "$threads"
-fi
-last_model=$(ls -d "$out"/suite/demo-*k | sort -t- -k2 -n | tail -n 1)
-last_step=$(ls -d "$last_model"/step* | sort -V | tail -n 1)
+stage "build ($build, target llcpress)"
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release > "$build.configure.log" 2>&1 || {
+  cat "$build.configure.log"
+  exit 1
+}
+cmake --build "$build" -j "$threads" --target llcpress
 
-echo "== inspect $last_step"
-"$llcpress" inspect "$last_step" | head -n 12
-echo "== eval $last_step on the held-out split"
-"$llcpress" eval --checkpoint "$last_step" --data "$out/suite/data/heldout" --sequences 0:64 --batch 16 --threads "$threads"
-
-echo "== sweep: critical quantization levels of $last_step"
-"$llcpress" sweep --checkpoint "$last_step" --data "$out/suite/data/heldout" --method quant --sequences 0:32 \
-  --threads "$threads" --out "$out/sweep_quant.h5"
-
-if "$llcpress" --help | grep -q '^  llc '; then
-  echo "== llc: SGLD estimate of λ̂ at $last_step"
-  "$llcpress" llc --checkpoint "$last_step" --data "$out/suite/data/train" --chains 2 --draws 50 --threads "$threads" \
-    --out "$out/llc.h5"
+stage "make-suite: synthetic corpus + three GPT-NeoX sizes trained with Pythia's recipe ($suite)"
+if [ ! -f "$suite/suite.json" ]; then
+  "$llcpress" make-suite --out "$suite" --threads "$threads"
+else
+  echo "reusing $suite (delete it to rebuild)"
 fi
 
-echo "== matmul-bench: nested-lattice (E8) vs scalar quantization of AᵀB"
-"$llcpress" matmul-bench --n 1536 --scheme lattice --lattice E8
-"$llcpress" matmul-bench --n 1536 --scheme scalar
+stage "plan: jobs/demo.ini"
+"$llcpress" plan jobs/demo.ini
 
+stage "run: mpiexec -n $ranks llcpress run jobs/demo.ini (one thread per rank)"
+# A failed shard makes `run` exit 3; status names it and the demo still goes on
+# to gather what finished (rerun with `llcpress rerun $run`).
+OMP_NUM_THREADS=1 mpiexec -n "$ranks" "$llcpress" run jobs/demo.ini || true
+"$llcpress" status "$run" || echo "demo: some shards did not finish; see above, and \`$llcpress rerun $run\`"
+
+stage "gather: $run/shards -> $run/results.h5"
+"$llcpress" gather "$run"
+
+stage "fit: critical amounts against λ̂, report and figures"
+"$llcpress" fit "$run" > /dev/null
+
+stage "done"
+# The headline: the fit table of the report (its first section).
+awk '/^## Does the LLC predict/{show=1} /^## Predicted/{show=0} show' "$run/report.md"
 echo
-echo "demo: results are under $out/ (suite: $out/suite, sweep: $out/sweep_quant.h5$( [ -f "$out/llc.h5" ] && echo ", llc: $out/llc.h5"))"
+echo "demo: finished in $((SECONDS - start)) s"
+echo "  report:   $run/report.md"
+echo "  results:  $run/results.h5   (llcpress query $run/results.h5 --table critical --where 'method=quant')"
+echo "  figures:  $run/figures/"
+echo "  shards:   $run/shards/   (llcpress status $run)"
+echo "  suite:    $suite/   (checkpoints load in transformers: GPTNeoXForCausalLM.from_pretrained)"
