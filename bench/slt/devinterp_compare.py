@@ -24,6 +24,7 @@ Needs the pyenv python3 with torch, transformers and devinterp from PyPI
 import argparse
 import json
 import os
+import resource
 import tempfile
 import time
 
@@ -101,14 +102,14 @@ def main():
 
     init_ids = [sequences(a.data, b, a.seq_len) for b in batches["init"]]
     init_loss_llcpress_batches = float(np.mean([mean_loss(model, ids) for ids in init_ids]))
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     mean_loss(model, feed[:batch_size])
-    forward_seconds = time.perf_counter() - t0
+    forward_seconds, forward_cpu_seconds = time.perf_counter() - t0, time.process_time() - c0
 
     init_batches = a.init_batches or len(batches["init"])
     method = "sgmcmc_sgld" if a.sampler == "sgld" else "rmsprop_sgld"
     with tempfile.TemporaryDirectory() as tmp:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         samples = sample(
             model=model,
             dataset=dataset,
@@ -129,7 +130,7 @@ def main():
             device="cpu",
             output_path=os.path.join(tmp, "samples.zarr"),
         )
-        total_seconds = time.perf_counter() - t0
+        total_seconds, total_cpu_seconds = time.perf_counter() - t0, time.process_time() - c0
         llc = compute_llc(samples)
         per_chain = [float(v) for v in llc["llc_per_chain"].values]
         trace = llc["loss_trace"].values  # (chain, step)
@@ -162,6 +163,9 @@ def main():
         "forward_seconds": forward_seconds,
         "loop_seconds_estimate": loop_seconds,
         "steps_per_second": a.chains * a.draws / loop_seconds,
+        "sample_cpu_seconds": total_cpu_seconds,
+        "forward_cpu_seconds": forward_cpu_seconds,
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
     text = json.dumps(result, indent=2)
     print(text)
