@@ -11,7 +11,7 @@ out=$2
 shift 2
 methods=${*:-quant quant-maxabs svd noise noise-rel prune prune-heads prune-neurons lattice}
 llcpress=${LLCPRESS:-build/bin/llcpress}
-for model_dir in $(ls -d "$suite"/demo-*k | sort -t- -k2 -n); do
+for model_dir in $(ls -d "$suite"/demo-*k | sort -V); do  # smallest model first
   model=$(basename "$model_dir")
   for step_dir in $(ls -d "$model_dir"/step* | sort -V); do
     step=$(basename "$step_dir")

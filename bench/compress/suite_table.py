@@ -2,13 +2,14 @@
 """Tables of critical amounts per checkpoint and tolerance from the JSON files
 bench/compress/suite_sweeps.sh writes (OUT/<model>/<step>/<method>.json).
 
-    python3 bench/compress/suite_table.py OUT [--methods quant,svd,...]
+    python3 bench/compress/suite_table.py OUT [--methods quant,svd,...] [--compact]
 
 Prints, per model, one markdown table: rows = checkpoints (training steps),
 columns = method x eps, cells = the critical amount ('bound X': the range end X
 was reached with the loss still within tolerance, all_within_tolerance; '-':
 none within tolerance), plus L0 and the loss evaluations of all methods per
-checkpoint; then a table of loss evaluations per method and checkpoint. Then, per method and eps,
+checkpoint (--compact: one column per method, the ε in one cell); then a table
+of loss evaluations per method and checkpoint. Then, per method and eps,
 whether the critical amount grows over training (Spearman rank correlation
 with the step over the checkpoints after step 0)."""
 import json
@@ -57,6 +58,7 @@ def spearman(xs, ys):
 
 def main():
     out = sys.argv[1]
+    compact = "--compact" in sys.argv
     wanted = None
     if "--methods" in sys.argv:
         wanted = sys.argv[sys.argv.index("--methods") + 1].split(",")
@@ -82,7 +84,10 @@ def main():
             continue
         epsilons = next(iter(results.values()))["epsilons"]
         print(f"\n### {model}\n")
-        header = ["step", "L0"] + [f"{m} ε={e:g}" for m in methods for e in epsilons] + ["evals"]
+        if compact:  # one column per method, the criticals of all ε in one cell
+            header = ["step", "L0"] + [m + " (ε " + "/".join(f"{e:g}" for e in epsilons) + ")" for m in methods] + ["evals"]
+        else:
+            header = ["step", "L0"] + [f"{m} ε={e:g}" for m in methods for e in epsilons] + ["evals"]
         print("| " + " | ".join(header) + " |")
         print("|" + "---|" * len(header))
         for step in steps:
@@ -91,11 +96,12 @@ def main():
             for m in methods:
                 r = results.get((step, m))
                 if r is None:
-                    row += ["?"] * len(epsilons)
+                    row += ["?"] if compact else ["?"] * len(epsilons)
                     continue
                 loss0 = r["reference_loss"]
                 evaluations += r["loss_evaluations"]
-                row += [cell(c) for c in r["criticals"]]
+                cells = [cell(c) for c in r["criticals"]]
+                row += [" / ".join(cells)] if compact else cells
             row.insert(1, f"{loss0:.4f}" if loss0 is not None else "?")
             row.append(evaluations)
             print("| " + " | ".join(str(x) for x in row) + " |")
