@@ -1,0 +1,429 @@
+// End-to-end tests of the distributed pipeline: they run the llcpress binary
+// under mpiexec on a tiny suite (made by the CTest fixture
+// pipeline_make_suite) and compare the HDF5 outputs dataset by dataset.
+//
+// Registered one test per CTest entry (tests/pipeline/CMakeLists.txt) with
+// the fixture, label "pipeline;mpi". Comparisons are exact (bit for bit):
+// every shard's numbers are a function of the job, the checkpoint and the
+// shard seed only, and each rank runs one thread.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "io/hdf5.h"
+
+extern char** environ;
+
+namespace {
+
+namespace fs = std::filesystem;
+namespace io = llcpress::io;
+
+const fs::path kWork = LLCPRESS_PIPELINE_TEST_DIR;
+const fs::path kSuite = kWork / "suite";
+const std::string kExe = LLCPRESS_EXE;
+const std::string kMpiexec = LLCPRESS_MPIEXEC;
+
+std::string read_text(const fs::path& path) {
+  std::ifstream file(path);
+  std::stringstream text;
+  text << file.rdbuf();
+  return text.str();
+}
+
+// Runs a shell command with stdout+stderr into `log`; returns the exit status.
+int run(const std::string& command, const fs::path& log) {
+  const std::string line = command + " > '" + log.string() + "' 2>&1";
+  const int status = std::system(line.c_str());
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+std::string mpirun(int ranks, const std::string& arguments) {
+  return "OMP_NUM_THREADS=1 " + kMpiexec + " -n " + std::to_string(ranks) + " --oversubscribe " + kExe + " " +
+         arguments;
+}
+
+// The tiny job every test starts from; `extra` is appended (INI sections).
+// Two models × two checkpoints × (llc + four methods) = 20 shards.
+std::string tiny_job(const fs::path& output, const std::string& models) {
+  std::ostringstream job;
+  job << "[job]\nname = tiny\noutput = " << output.string() << "\nseed = 7\nthreads = 1\n"
+      << "[data]\nprefix = " << (kSuite / "data/train").string()
+      << "\nheldout_prefix = " << (kSuite / "data/heldout").string()
+      << "\nseq_len = 16\nbatch = 4\nsgld_sequences = 0:64\n"
+      << "eval_sequences = 0:8\n"
+      << "[models]\n"
+      << models << "[llc]\nchains = 2\ndraws = 8\ninit_batches = 2\n"
+      << "[compress]\nmethods = quant,svd,noise,prune\neps = 0.01,0.03,0.1\n"
+      << "[compress.quant]\nclip_search_evaluations = 3\n[compress.noise]\nnoise_draws = 2\n";
+  return job.str();
+}
+
+std::string suite_models() {
+  std::string text;
+  for (const auto& entry : fs::directory_iterator(kSuite)) {
+    const std::string name = entry.path().filename().string();
+    if (entry.is_directory() && name.rfind("demo-", 0) == 0)
+      text +=
+          "model = " + name + ":" + (entry.path() / "step0").string() + "," + (entry.path() / "step4").string() + "\n";
+  }
+  return text;
+}
+
+fs::path write_job(const fs::path& directory, const std::string& text) {
+  fs::create_directories(directory);
+  const fs::path path = directory / "job.ini";
+  std::ofstream(path) << text;
+  return path;
+}
+
+bool is_timing(const std::string& name) {
+  return name.find("seconds") != std::string::npos || name == "steps_per_second";
+}
+
+// Every dataset under `a` equals the one under `b` (same names, shapes,
+// types, values bit for bit), timings excepted. Returns the number compared.
+int expect_same_datasets(const io::Group& a, const io::Group& b, const std::string& what) {
+  int compared = 0;
+  const auto children = a.children();
+  EXPECT_EQ(children, b.children()) << what << a.path();
+  for (const auto& name : children) {
+    if (is_timing(name) || !b.exists(name)) continue;
+    if (a.is_group(name)) {
+      compared += expect_same_datasets(a.open_group(name), b.open_group(name), what);
+      continue;
+    }
+    const io::Dataset x = a.open_dataset(name), y = b.open_dataset(name);
+    const std::string where = what + x.path();
+    EXPECT_EQ(x.shape(), y.shape()) << where;
+    EXPECT_EQ(x.element_type(), y.element_type()) << where;
+    const std::string type = x.element_type();
+    if (type == "string") {
+      EXPECT_EQ(x.read<std::string>().values, y.read<std::string>().values) << where;
+    } else if (type.rfind("float", 0) == 0) {
+      const auto u = x.read<double>().values, v = y.read<double>().values;
+      // Bit-for-bit, NaN included: compare the representations.
+      EXPECT_TRUE(u.size() == v.size() && std::memcmp(u.data(), v.data(), u.size() * sizeof(double)) == 0) << where;
+    } else {
+      EXPECT_EQ(x.read<std::int64_t>().values, y.read<std::int64_t>().values) << where;
+    }
+    ++compared;
+  }
+  return compared;
+}
+
+std::vector<fs::path> shard_files(const fs::path& output) {
+  std::vector<fs::path> files;
+  for (const auto& entry : fs::directory_iterator(output / "shards"))
+    if (entry.path().extension() == ".h5" && entry.path().filename().string().find(".tmp.") == std::string::npos)
+      files.push_back(entry.path());
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+// The shards of two runs hold the same results; returns the ranks that wrote `b`'s.
+std::set<std::int64_t> expect_same_shards(const fs::path& a, const fs::path& b) {
+  std::set<std::int64_t> ranks;
+  const auto files_a = shard_files(a), files_b = shard_files(b);
+  EXPECT_EQ(files_a.size(), files_b.size());
+  for (std::size_t i = 0; i < std::min(files_a.size(), files_b.size()); ++i) {
+    EXPECT_EQ(files_a[i].filename(), files_b[i].filename());
+    const io::File x = io::File::open_read_only(files_a[i]), y = io::File::open_read_only(files_b[i]);
+    for (const char* attribute : {"model", "task", "checkpoint", "checkpoint_sha256", "shard_seed", "status"})
+      EXPECT_EQ(x.root().attribute<std::string>(attribute), y.root().attribute<std::string>(attribute))
+          << files_b[i] << " " << attribute;
+    EXPECT_GT(expect_same_datasets(x.root().open_group("result"), y.root().open_group("result"),
+                                   files_b[i].filename().string()),
+              5);
+    ranks.insert(y.root().attribute<std::int64_t>("rank"));
+  }
+  return ranks;
+}
+
+nlohmann::json status_json(const fs::path& output, int* exit_code = nullptr) {
+  const fs::path log = output.parent_path() / (output.filename().string() + ".status.json");
+  const int code = run(kExe + " status " + output.string() + " --json", log);
+  if (exit_code) *exit_code = code;
+  return nlohmann::json::parse(read_text(log));
+}
+
+int count_state(const nlohmann::json& status, const std::string& state) { return status["totals"][state].get<int>(); }
+
+// ---------------------------------------------------------------------------
+
+TEST(Pipeline, SameResultsWithOneTwoAndThreeRanks) {
+  const fs::path dir = kWork / "ranks";
+  fs::remove_all(dir);
+  const fs::path job = write_job(dir, tiny_job(dir / "unused", suite_models()));
+  for (int ranks : {1, 2, 3}) {
+    const fs::path out = dir / ("out" + std::to_string(ranks));
+    ASSERT_EQ(0, run(mpirun(ranks, "run " + job.string() + " --job.output=" + out.string()),
+                     dir / ("run" + std::to_string(ranks) + ".log")))
+        << read_text(dir / ("run" + std::to_string(ranks) + ".log"));
+    const auto status = status_json(out);
+    EXPECT_EQ(count_state(status, "done"), 20);
+  }
+  const auto ranks1 = expect_same_shards(dir / "out1", dir / "out1");
+  EXPECT_EQ(ranks1, (std::set<std::int64_t>{0}));
+  // The identity is meaningful only if the shards were spread over the ranks.
+  EXPECT_EQ(expect_same_shards(dir / "out1", dir / "out2").size(), 2u);
+  EXPECT_EQ(expect_same_shards(dir / "out1", dir / "out3").size(), 3u);
+
+  // A pipeline shard equals the single-checkpoint commands with the same keys
+  // and the shard's seed (recorded as the shard_seed attribute).
+  const auto plan = nlohmann::json::parse(read_text(dir / "out1/plan.json"));
+  std::string llc_shard, quant_shard;
+  for (const auto& shard : plan["shards"]) {
+    if (llc_shard.empty() && shard["task"] == "llc") llc_shard = shard["file"];
+    if (quant_shard.empty() && shard["task"] == "quant") quant_shard = shard["file"];
+  }
+  ASSERT_FALSE(llc_shard.empty());
+  ASSERT_FALSE(quant_shard.empty());
+  {
+    const io::File shard = io::File::open_read_only(dir / "out1" / llc_shard);
+    const std::string seed = shard.root().attribute<std::string>("shard_seed");
+    const std::string checkpoint = shard.root().attribute<std::string>("checkpoint");
+    const fs::path out = dir / "llc_command.h5";
+    ASSERT_EQ(0, run("OMP_NUM_THREADS=1 " + kExe + " llc --checkpoint " + checkpoint + " --data " +
+                         (kSuite / "data/train").string() +
+                         " --seq-len 16 --sequences 0:64 --batch 4 --chains 2 --draws 8 --init-batches 2 --threads 1"
+                         " --seed " +
+                         seed + " --out " + out.string(),
+                     dir / "llc_command.log"))
+        << read_text(dir / "llc_command.log");
+    const io::File command = io::File::open_read_only(out);
+    EXPECT_GT(expect_same_datasets(command.root().open_group("llc"), shard.root().open_group("result"), "llc vs shard"),
+              5);
+  }
+  {
+    const io::File shard = io::File::open_read_only(dir / "out1" / quant_shard);
+    const std::string seed = shard.root().attribute<std::string>("shard_seed");
+    const std::string checkpoint = shard.root().attribute<std::string>("checkpoint");
+    const fs::path out = dir / "sweep_command.h5";
+    ASSERT_EQ(0, run("OMP_NUM_THREADS=1 " + kExe + " sweep --method quant --checkpoint " + checkpoint + " --data " +
+                         (kSuite / "data/heldout").string() +
+                         " --seq-len 16 --sequences 0:8 --batch 4 --eps 0.01,0.03,0.1 --clip-search-evaluations 3"
+                         " --threads 1 --seed " +
+                         seed + " --out " + out.string(),
+                     dir / "sweep_command.log"))
+        << read_text(dir / "sweep_command.log");
+    const io::File command = io::File::open_read_only(out);
+    EXPECT_GT(
+        expect_same_datasets(command.root().open_group("result"), shard.root().open_group("result"), "sweep vs shard"),
+        5);
+  }
+}
+
+// Descendant processes of `pid` named llcpress (the ranks under mpiexec).
+std::vector<pid_t> llcpress_descendants(pid_t pid) {
+  std::vector<pid_t> found, frontier{pid};
+  while (!frontier.empty()) {
+    const pid_t parent = frontier.back();
+    frontier.pop_back();
+    std::error_code error;
+    for (const auto& task : fs::directory_iterator("/proc/" + std::to_string(parent) + "/task", error)) {
+      std::ifstream children(task.path() / "children");
+      pid_t child = 0;
+      while (children >> child) {
+        frontier.push_back(child);
+        if (read_text("/proc/" + std::to_string(child) + "/comm").rfind("llcpress", 0) == 0) found.push_back(child);
+      }
+    }
+  }
+  return found;
+}
+
+std::vector<std::string> table_names() { return {"llc", "critical", "curves"}; }
+
+// The gathered tables of two runs are equal, timing and rank columns excepted.
+void expect_same_tables(const fs::path& a, const fs::path& b) {
+  const io::File x = io::File::open_read_only(a), y = io::File::open_read_only(b);
+  for (const auto& table : table_names()) {
+    const io::Group u = x.root().open_group("tables/" + table), v = y.root().open_group("tables/" + table);
+    EXPECT_GT(u.attribute<std::int64_t>("num_rows"), 0) << table;
+    EXPECT_GT(expect_same_datasets(u, v, "tables/" + table), 10);
+  }
+  // /shards/<id> are external links to the shard files (compared file by file
+  // by expect_same_shards); here: every link resolves to a shard's result.
+  const auto links = x.root().open_group("shards").children();
+  EXPECT_EQ(links, y.root().open_group("shards").children());
+  EXPECT_EQ(links.size(), 20u);
+  for (const auto& name : links) {
+    EXPECT_TRUE(x.root().is_group("shards/" + name + "/result")) << a << " " << name;
+    EXPECT_TRUE(y.root().is_group("shards/" + name + "/result")) << b << " " << name;
+  }
+}
+
+TEST(Pipeline, KilledRankLosesNoFinishedShardAndRerunCompletes) {
+  const fs::path dir = kWork / "kill";
+  fs::remove_all(dir);
+  const fs::path job = write_job(dir, tiny_job(dir / "unused", suite_models()));
+  const fs::path reference = dir / "reference", killed = dir / "killed";
+  ASSERT_EQ(0, run(mpirun(2, "run " + job.string() + " --llc.draws=200 --job.output=" + reference.string()),
+                   dir / "reference.log"))
+      << read_text(dir / "reference.log");
+  ASSERT_EQ(0, run(kExe + " gather " + reference.string(), dir / "gather_reference.log"))
+      << read_text(dir / "gather_reference.log");
+
+  // Start the run in the background and kill -9 one rank once a few shards are done.
+  const std::string command = "exec env " +
+                              mpirun(2, "run " + job.string() + " --llc.draws=200 --job.output=" + killed.string()) +
+                              " > '" + (dir / "killed.log").string() + "' 2>&1";
+  const char* argv[] = {"/bin/sh", "-c", command.c_str(), nullptr};
+  pid_t mpiexec = 0;
+  ASSERT_EQ(0, posix_spawn(&mpiexec, "/bin/sh", nullptr, nullptr, const_cast<char**>(argv), environ));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  std::size_t done_before_kill = 0;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (fs::exists(killed / "shards")) done_before_kill = shard_files(killed).size();
+    if (done_before_kill >= 3) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_GE(done_before_kill, 3u) << read_text(dir / "killed.log");
+  const auto ranks = llcpress_descendants(mpiexec);
+  ASSERT_EQ(ranks.size(), 2u) << "expected the two ranks under mpiexec";
+  ASSERT_EQ(0, kill(ranks.back(), SIGKILL));
+  int wait_status = 0;
+  ASSERT_EQ(mpiexec, waitpid(mpiexec, &wait_status, 0));
+  EXPECT_FALSE(WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == 0) << "mpiexec must report the killed rank";
+
+  // Every shard file present is complete and equals the reference; some are missing.
+  int status_code = 0;
+  const auto status = status_json(killed, &status_code);
+  EXPECT_EQ(status_code, 3);
+  const int done = count_state(status, "done"), missing = count_state(status, "missing");
+  EXPECT_GE(done, static_cast<int>(done_before_kill));
+  EXPECT_GT(missing, 0) << "the kill came too late to test anything";
+  EXPECT_EQ(done + missing + count_state(status, "failed"), 20);
+  for (const auto& path : shard_files(killed)) {
+    const io::File x = io::File::open_read_only(path),
+                   y = io::File::open_read_only(reference / "shards" / path.filename());
+    EXPECT_EQ(x.root().attribute<std::string>("status"), "done");
+    expect_same_datasets(x.root().open_group("result"), y.root().open_group("result"), path.string());
+  }
+  // `status` names the missing shards.
+  ASSERT_EQ(3, run(kExe + " status " + killed.string(), dir / "status.txt"));
+  const std::string status_text = read_text(dir / "status.txt");
+  for (const auto& shard : status["shards"])
+    if (shard["state"] == "missing")
+      EXPECT_NE(status_text.find(std::to_string(shard["id"].get<int>()) + "  missing"), std::string::npos)
+          << status_text;
+
+  ASSERT_EQ(0, run(mpirun(2, "rerun " + killed.string()), dir / "rerun.log")) << read_text(dir / "rerun.log");
+  const auto after = status_json(killed);
+  EXPECT_EQ(count_state(after, "done"), 20);
+  // No temporary file of the killed writer is left behind.
+  for (const auto& entry : fs::directory_iterator(killed / "shards"))
+    EXPECT_EQ(entry.path().filename().string().find(".tmp."), std::string::npos) << entry.path();
+  expect_same_shards(reference, killed);
+  ASSERT_EQ(0, run(kExe + " gather " + killed.string(), dir / "gather_killed.log"))
+      << read_text(dir / "gather_killed.log");
+  expect_same_tables(reference / "results.h5", killed / "results.h5");
+}
+
+TEST(Pipeline, CorruptCheckpointAndBadTokensFailOnlyTheirShards) {
+  const fs::path dir = kWork / "faults";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  // A copy of one model whose step4 weights are truncated.
+  fs::path source_model;
+  for (const auto& entry : fs::directory_iterator(kSuite))
+    if (entry.is_directory() && entry.path().filename().string().rfind("demo-", 0) == 0) source_model = entry.path();
+  ASSERT_FALSE(source_model.empty());
+  fs::copy(source_model, dir / "model", fs::copy_options::recursive);
+  const fs::path weights = dir / "model/step4/model.safetensors";
+  ASSERT_TRUE(fs::exists(weights));
+  fs::resize_file(weights, fs::file_size(weights) / 2);
+  // A training split whose tokens lie outside the vocabulary (512): 0xFFFF everywhere.
+  for (const char* suffix : {".idx", ".bin"})
+    fs::copy(kSuite / ("data/train" + std::string(suffix)), dir / ("bad" + std::string(suffix)));
+  {
+    const auto size = fs::file_size(dir / "bad.bin");
+    std::ofstream(dir / "bad.bin", std::ios::binary | std::ios::trunc) << std::string(size, '\xff');
+  }
+  const std::string models = "model = good:" + (dir / "model/step0").string() + "," + (dir / "model/step4").string() +
+                             "\nmodel = badtokens:" + (source_model / "step0").string() +
+                             "\ndata = badtokens:" + (dir / "bad").string() +
+                             "\nheldout = badtokens:" + (dir / "bad").string() + "\n";
+  const fs::path out = dir / "out";
+  const fs::path job = write_job(dir, tiny_job(out, models));
+  EXPECT_EQ(3, run(mpirun(2, "run " + job.string()), dir / "run.log")) << read_text(dir / "run.log");
+  const auto status = status_json(out);
+  const auto plan = nlohmann::json::parse(read_text(out / "plan.json"));
+  int failed = 0;
+  for (const auto& shard : status["shards"]) {
+    const std::string checkpoint = shard["checkpoint"], reason = shard["reason"], state = shard["state"];
+    if (shard["model"] == "badtokens") {
+      EXPECT_EQ(state, "failed") << shard.dump();
+      EXPECT_NE(reason.find("outside the vocabulary"), std::string::npos) << reason;
+      ++failed;
+    } else if (checkpoint.find("step4") != std::string::npos) {
+      EXPECT_EQ(state, "failed") << shard.dump();
+      EXPECT_NE(reason.find("model.safetensors"), std::string::npos) << reason;
+      ++failed;
+    } else {
+      EXPECT_EQ(state, "done") << shard.dump();
+    }
+  }
+  EXPECT_EQ(failed, 10);
+  EXPECT_EQ(count_state(status, "done"), 5);
+  // The error records carry the reason and where it happened.
+  const auto record = nlohmann::json::parse(read_text(out / "shards/00005.error.json"));
+  EXPECT_TRUE(record.contains("host") && record.contains("rank") && record.contains("time_utc"));
+  // Gather still merges what is done (and says that the run is incomplete).
+  EXPECT_EQ(3, run(kExe + " gather " + out.string(), dir / "gather.log")) << read_text(dir / "gather.log");
+  EXPECT_EQ(3, run(kExe + " gather " + out.string() + " --require-complete", dir / "gather2.log"));
+}
+
+struct BadJob {
+  std::string name, replace, with, key;
+};
+
+TEST(Pipeline, BadJobFilesAreRejectedBeforeAnyCompute) {
+  const fs::path dir = kWork / "badjobs";
+  fs::remove_all(dir);
+  const std::string good = tiny_job(dir / "out", suite_models());
+  const std::vector<BadJob> cases = {
+      {"unknown_key", "chains = 2", "chain = 2", "llc.chain"},
+      {"unknown_method", "methods = quant,svd,noise,prune", "methods = quant,zip", "compress.methods"},
+      {"negative_eps", "eps = 0.01,0.03,0.1", "eps = 0.01,-0.5", "compress.eps"},
+      {"zero_chains", "chains = 2", "chains = 0", "llc.chains"},
+      {"bad_range", "eval_sequences = 0:8", "eval_sequences = 0:100000", "data.eval_sequences"},
+      {"reversed_range", "sgld_sequences = 0:64", "sgld_sequences = 64:0", "data.sgld_sequences"},
+      {"missing_data", "/data/train\n", "/data/nothing\n", "data.prefix"},
+      {"no_match", "step4", "step4000", "models.model"},
+      {"bad_scope", "[compress.noise]", "[compress.prune]\nprune_scope = everywhere\n[compress.noise]",
+       "compress.prune.prune_scope"},
+      {"bad_sampler", "chains = 2", "chains = 2\nsampler = langevin", "llc.sampler"},
+  };
+  for (const auto& bad : cases) {
+    std::string text = good;
+    const auto at = text.find(bad.replace);
+    ASSERT_NE(at, std::string::npos) << bad.name;
+    text.replace(at, bad.replace.size(), bad.with);
+    const fs::path job = write_job(dir / bad.name, text);
+    const fs::path log = dir / bad.name / "plan.log";
+    EXPECT_EQ(2, run(kExe + " plan " + job.string(), log)) << bad.name << ": " << read_text(log);
+    EXPECT_NE(read_text(log).find(bad.key), std::string::npos) << bad.name << ": " << read_text(log);
+    const fs::path run_log = dir / bad.name / "run.log";
+    EXPECT_EQ(2, run(mpirun(2, "run " + job.string()), run_log)) << bad.name << ": " << read_text(run_log);
+    EXPECT_NE(read_text(run_log).find(bad.key), std::string::npos) << bad.name << ": " << read_text(run_log);
+    EXPECT_FALSE(fs::exists(dir / "out")) << bad.name << ": output written for a rejected job";
+  }
+}
+
+}  // namespace
