@@ -39,7 +39,7 @@ formats::NeoxConfig named_config(const std::string& name) {
     config.num_attention_heads = 4;
     config.intermediate_size = 512;
     config.vocab_size = 50304;
-  } else if (name == "demo") {  // the largest default `llcpress make-suite` model, demo-323k (hidden 96)
+  } else if (name == "demo") {  // the largest default `llcpress make-suite` model, demo-322k (hidden 96)
     config.hidden_size = 96;
     config.num_hidden_layers = 2;
     config.num_attention_heads = 4;
