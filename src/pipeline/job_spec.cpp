@@ -149,6 +149,9 @@ JobSpec load_job(const std::string& path, const std::vector<std::string>& overri
   job.threads = values["job.threads"].as<int>();
   LLC_CHECK(job.threads >= 1 && job.threads <= 1024, ConfigError, "job.threads", "", "{} threads", job.threads);
   job.log_level = values["job.log_level"].as<std::string>();
+  LLC_CHECK(job.log_level == "trace" || job.log_level == "debug" || job.log_level == "info" ||
+                job.log_level == "warn" || job.log_level == "error",
+            ConfigError, "job.log_level", "use trace, debug, info, warn or error", "unknown level '{}'", job.log_level);
 
   job.data_prefix = required<std::string>(values, "data.prefix", "the Megatron dataset prefix (without .idx/.bin)");
   check_dataset(job.data_prefix, "data.prefix");

@@ -176,6 +176,7 @@ RunSummary run_plan(const Plan& plan, const RunOptions& options) {
   LLC_CHECK(job.device == "cpu", ConfigError, "job.device",
             "this build runs the model on the CPU only; set device = cpu (the CUDA model backend is issue #9)",
             "device '{}' is not available", job.device);
+  spdlog::set_level(spdlog::level::from_str(job.log_level));  // validated by load_job
   omp_set_num_threads(job.threads);
   Eigen::setNbThreads(job.threads);
 

@@ -391,6 +391,7 @@ TEST(Pipeline, CorruptCheckpointAndBadTokensFailOnlyTheirShards) {
 
 struct BadJob {
   std::string name, replace, with, key;
+  std::string also_replace = {}, also_with = {};  // a second edit, when the case needs one
 };
 
 TEST(Pipeline, BadJobFilesAreRejectedBeforeAnyCompute) {
@@ -409,12 +410,20 @@ TEST(Pipeline, BadJobFilesAreRejectedBeforeAnyCompute) {
       {"bad_scope", "[compress.noise]", "[compress.prune]\nprune_scope = everywhere\n[compress.noise]",
        "compress.prune.prune_scope"},
       {"bad_sampler", "chains = 2", "chains = 2\nsampler = langevin", "llc.sampler"},
+      {"bad_log_level", "threads = 1", "threads = 1\nlog_level = loud", "job.log_level"},
+      {"bad_lattice", "[compress.noise]", "[compress.lattice]\nlattice = E9\n[compress.noise]",
+       "compress.lattice.lattice", "methods = quant,svd,noise,prune", "methods = quant,lattice"},
   };
   for (const auto& bad : cases) {
     std::string text = good;
     const auto at = text.find(bad.replace);
     ASSERT_NE(at, std::string::npos) << bad.name;
     text.replace(at, bad.replace.size(), bad.with);
+    if (!bad.also_replace.empty()) {
+      const auto also = text.find(bad.also_replace);
+      ASSERT_NE(also, std::string::npos) << bad.name;
+      text.replace(also, bad.also_replace.size(), bad.also_with);
+    }
     const fs::path job = write_job(dir / bad.name, text);
     const fs::path log = dir / bad.name / "plan.log";
     EXPECT_EQ(2, run(kExe + " plan " + job.string(), log)) << bad.name << ": " << read_text(log);
