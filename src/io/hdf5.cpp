@@ -699,9 +699,16 @@ void Group::link_external(std::string_view path, const std::string& target_file,
   LLC_CHECK(!exists(to), IoError, where, "link to a new name", "an object with this name exists already");
   Handle link_creation = intermediate_link_creation(where);
   const std::string target(object_path);
-  LLC_CHECK_HDF5(H5Lcreate_external(target_file.c_str(), target.c_str(), id(), to.c_str(), link_creation.get(),
-                                    H5P_DEFAULT),
-                 where);
+  LLC_CHECK_HDF5(
+      H5Lcreate_external(target_file.c_str(), target.c_str(), id(), to.c_str(), link_creation.get(), H5P_DEFAULT),
+      where);
+}
+
+void Group::remove(std::string_view path) {
+  const std::string target = canonical_path(file_name(), path_, path);
+  const std::string where = file_name() + ":" + target;
+  LLC_CHECK(exists(target), IoError, where, "check the name with h5ls -r", "nothing to remove: no such object");
+  LLC_CHECK_HDF5(H5Ldelete(id(), target.c_str(), H5P_DEFAULT), where);
 }
 
 Group Group::require_group(std::string_view path) {

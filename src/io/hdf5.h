@@ -213,6 +213,9 @@ class Group : public Object {
   // it links to can move together. Parent groups are created; an error if
   // `path` exists.
   void link_external(std::string_view path, const std::string& target_file, std::string_view object_path);
+  // Removes the link `path` (a group with everything under it, or a dataset).
+  // The space is not reclaimed inside the file; rewrite the file to shrink it.
+  void remove(std::string_view path);
 
   template <Element T>
   Array<T> read(std::string_view path) const {

@@ -1,7 +1,6 @@
 #include "pipeline/fit_results.h"
 
 #include <fmt/format.h>
-#include <hdf5.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,7 +11,6 @@
 #include <tuple>
 
 #include "core/check.h"
-#include "core/check_hdf5.h"
 #include "io/provenance.h"
 
 namespace llcpress {
@@ -302,7 +300,7 @@ void write_fits_into_results(const std::filesystem::path& results_path, const Fi
   {
     io::File file = io::File::open_read_write(temporary);
     io::Group& root = file.root();
-    if (root.exists("fits")) LLC_CHECK_HDF5(H5Ldelete(root.id(), "fits", H5P_DEFAULT), temporary.string() + ":/fits");
+    if (root.exists("fits")) root.remove("fits");
     io::Group fits = root.create_group("fits");
     fits.set_attribute("description",
                        "least-squares fits of the critical compression amount against λ̂ over checkpoints, per model "

@@ -131,6 +131,21 @@ TEST_F(ScratchDirectory, AutomaticCompressionShrinksCompressibleData) {
   EXPECT_EQ(File::open_read_only(path("auto.h5")).root().read_vector<double>("smooth"), smooth);
 }
 
+TEST_F(ScratchDirectory, RemoveDeletesAGroupWithItsContentsSoItCanBeWrittenAgain) {
+  {
+    File file = File::create(path("remove.h5"));
+    file.root().write<double>("fits/table/slope", std::vector<double>{1, 2});
+    file.root().write<double>("kept", std::vector<double>{3});
+    file.root().remove("fits");
+    EXPECT_FALSE(file.root().exists("fits"));
+    file.root().write<double>("fits/table/slope", std::vector<double>{4});
+    EXPECT_THROW(file.root().remove("missing"), IoError);
+  }
+  const File file = File::open_read_only(path("remove.h5"));
+  EXPECT_EQ(file.root().read_vector<double>("fits/table/slope"), std::vector<double>{4});
+  EXPECT_EQ(file.root().read_vector<double>("kept"), std::vector<double>{3});
+}
+
 TEST_F(ScratchDirectory, WriteValidatesShapeAndNames) {
   File file = File::create(path("bad.h5"));
   std::vector<double> six(6, 1.0);
