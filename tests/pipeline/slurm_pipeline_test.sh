@@ -86,19 +86,24 @@ NodeName=$node CPUs=4 State=UNKNOWN
 PartitionName=test Nodes=$node Default=YES MaxTime=INFINITE State=UP
 EOF
 
-ctld_pid= slurmd_pid=
+ctld_pid='' slurmd_pid=''
 stop_daemons() {
+  # Jobs still queued or running (a failed check, a timeout) are cancelled
+  # first, so no job step outlives the throwaway cluster (SLURM_CONF is ours).
+  if [ -n "$ctld_pid" ] && kill -0 "$ctld_pid" 2> /dev/null; then
+    timeout 5 scancel --user="$(id -un)" 2> /dev/null
+    local _
+    for _ in $(seq 30); do
+      [ -z "$(timeout 2 squeue -h -t R,CG 2> /dev/null)" ] && break
+      sleep 0.2
+    done
+  fi
   for pid in $slurmd_pid $ctld_pid; do
     kill "$pid" 2> /dev/null
   done
   for pid in $slurmd_pid $ctld_pid; do
     for _ in $(seq 50); do kill -0 "$pid" 2> /dev/null || break; sleep 0.1; done
     kill -9 "$pid" 2> /dev/null
-  done
-  # Job steps left behind by a killed slurmd (slurmstepd) belong to this test's
-  # SLURM: stop them too, found by their spool directory.
-  for pid in $(pgrep -f "slurmstepd" 2> /dev/null); do
-    grep -qs "$work" "/proc/$pid/environ" && kill -9 "$pid" 2> /dev/null
   done
 }
 on_exit() {
