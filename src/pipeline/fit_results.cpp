@@ -1,6 +1,7 @@
 #include "pipeline/fit_results.h"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -165,7 +166,17 @@ FitStageResult compute_fit_stage(const io::Table& llc, const io::Table& critical
         row.points = x.size();
         if (scope == "pooled" && model_order.size() < 2) continue;  // identical to the one model's row
         row.fitted = x.size() >= options.minimum_points && has_spread(x);
-        row.fit = row.fitted ? bootstrap_fit(x, y, x_error, options.bootstrap) : not_fitted();
+        row.fit = not_fitted();
+        if (row.fitted) {
+          try {
+            row.fit = bootstrap_fit(x, y, x_error, options.bootstrap);
+            row.intervals = true;
+          } catch (const NumericalError& error) {
+            row.fit.point = fit_linear(x, y);
+            row.note = error.what();
+            spdlog::warn("fit {} {} ε={}: point fit only, no intervals: {}", row.scope, row.method, row.eps, row.note);
+          }
+        }
         result.fits.push_back(std::move(row));
       }
 
@@ -203,7 +214,8 @@ io::Table fits_table(const FitStageResult& result) {
   std::vector<double> eps, slope, intercept, r_squared, pearson, spearman, slope_se;
   std::vector<double> slope_low, slope_high, intercept_low, intercept_high, r2_low, r2_high;
   std::vector<std::int64_t> points, excluded, replicates;
-  std::vector<std::uint8_t> fitted;
+  std::vector<std::uint8_t> fitted, intervals;
+  std::vector<std::string> notes;
   for (const FitRow& row : result.fits) {
     scope.push_back(row.scope);
     method.push_back(row.method);
@@ -213,6 +225,8 @@ io::Table fits_table(const FitStageResult& result) {
     points.push_back(static_cast<std::int64_t>(row.points));
     excluded.push_back(static_cast<std::int64_t>(row.excluded_bounds));
     fitted.push_back(row.fitted ? 1 : 0);
+    intervals.push_back(row.intervals ? 1 : 0);
+    notes.push_back(row.note);
     slope.push_back(row.fit.point.slope);
     intercept.push_back(row.fit.point.intercept);
     r_squared.push_back(row.fit.point.r_squared);
@@ -236,14 +250,16 @@ io::Table fits_table(const FitStageResult& result) {
       .add("n", points, "1", "checkpoints in the fit (λ̂ known and critical amount found)")
       .add("excluded_bounds", excluded, "1", "checkpoints left out: critical amount a bound of the range or none")
       .add("fitted", fitted, "1", "1 when n >= 3 and λ̂ not constant; otherwise the statistics are NaN")
-      .add("slope", slope, "critical units per nat", "OLS slope of the critical amount against λ̂")
+      .add("intervals", intervals, "1", "1 when the bootstrap gave intervals; 0: point fit only (see note)")
+      .add("note", notes, "", "why a fitted line has no intervals (empty otherwise)")
+      .add("slope", slope, "critical units (λ̂ is dimensionless)", "OLS slope of the critical amount against λ̂")
       .add("intercept", intercept, "critical units", "OLS intercept")
       .add("r_squared", r_squared, "1", "coefficient of determination of the OLS line")
       .add("pearson", pearson, "1", "Pearson correlation of λ̂ and the critical amount")
       .add("spearman", spearman, "1", "Spearman rank correlation (ties get average ranks)")
-      .add("slope_standard_error", slope_se, "critical units per nat", "classical OLS standard error")
-      .add("slope_low", slope_low, "critical units per nat", "bootstrap-t interval, low end")
-      .add("slope_high", slope_high, "critical units per nat", "bootstrap-t interval, high end")
+      .add("slope_standard_error", slope_se, "critical units (λ̂ is dimensionless)", "classical OLS standard error")
+      .add("slope_low", slope_low, "critical units (λ̂ is dimensionless)", "bootstrap-t interval, low end")
+      .add("slope_high", slope_high, "critical units (λ̂ is dimensionless)", "bootstrap-t interval, high end")
       .add("intercept_low", intercept_low, "critical units", "bootstrap percentile interval, low end")
       .add("intercept_high", intercept_high, "critical units", "bootstrap percentile interval, high end")
       .add("r_squared_low", r2_low, "1", "bootstrap percentile interval, low end")

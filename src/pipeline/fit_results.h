@@ -35,7 +35,13 @@ struct FitRow {
   std::size_t points = 0;           // checkpoints in the fit
   std::size_t excluded_bounds = 0;  // rows whose critical amount was a bound or missing
   bool fitted = false;              // false: fewer than minimum_points or constant λ̂
-  BootstrapFit fit;                 // point estimate and intervals (NaN when !fitted)
+  // false when the bootstrap could not give intervals (too few distinct
+  // resamples, e.g. 3 points, or points exactly on a line): the point fit is
+  // kept, the intervals are NaN and `note` says why. One degenerate line never
+  // stops the fits of the others.
+  bool intervals = false;
+  std::string note;
+  BootstrapFit fit;  // point estimate and intervals (NaN when !fitted)
 };
 
 // Theory against measurement for the quantizers: mean bits per weight measured at

@@ -161,6 +161,53 @@ TEST(FitStage, TooFewPointsOrConstantLambdaIsNotFitted) {
   EXPECT_THROW(compute_fit_stage(study.llc, study.critical, options), ConfigError);
 }
 
+// Three points exactly on a line: the bootstrap has almost no distinct
+// resamples and zero residuals, so it cannot give intervals. The line keeps
+// its point fit, says why, and the other lines are fitted as usual.
+TEST(FitStage, ADegenerateBootstrapKeepsThePointFitAndDoesNotStopTheOthers) {
+  io::Table llc, critical;
+  std::vector<std::string> llc_model, model, method, status;
+  std::vector<std::int64_t> llc_step, step;
+  std::vector<double> mean, std_dev, eps, amount;
+  for (const std::string name : {"three", "six"}) {
+    const int checkpoints = name == "three" ? 3 : 6;
+    for (int k = 0; k < checkpoints; ++k) {
+      llc_model.push_back(name);
+      llc_step.push_back(k);
+      mean.push_back(1.0 + k);
+      std_dev.push_back(0.0);
+      model.push_back(name);
+      step.push_back(k);
+      method.push_back("svd");
+      status.push_back("found");
+      eps.push_back(0.3);
+      // "six" scatters around its line so that its residuals are not zero
+      amount.push_back(name == "three" ? 2.0 + 0.5 * k : 1.0 + 0.25 * k + 0.01 * ((k * 7) % 5));
+    }
+  }
+  llc.add("model", llc_model).add("step", llc_step).add("lambda_mean", mean).add("lambda_std", std_dev);
+  critical.add("model", model)
+      .add("step", step)
+      .add("method", method)
+      .add("eps", eps)
+      .add("critical_amount", amount)
+      .add("status", status);
+  const FitStageResult result = compute_fit_stage(llc, critical, quick_options());
+  const FitRow& three = find_row(result, "three", 0.3);
+  EXPECT_TRUE(three.fitted);
+  EXPECT_FALSE(three.intervals);
+  EXPECT_FALSE(three.note.empty());
+  EXPECT_NEAR(three.fit.point.slope, 0.5, 1e-12);
+  EXPECT_TRUE(std::isnan(three.fit.slope.low));
+  const FitRow& six = find_row(result, "six", 0.3);
+  EXPECT_TRUE(six.fitted);
+  EXPECT_TRUE(six.intervals) << six.note;
+  EXPECT_LE(six.fit.slope.low, six.fit.point.slope);
+  EXPECT_GE(six.fit.slope.high, six.fit.point.slope);
+  const io::Table table = fits_table(result);
+  EXPECT_EQ(table.values<std::uint8_t>("intervals")[0], 0);
+}
+
 TEST(FitStage, MissingColumnsAndDuplicateCheckpointsAreClearErrors) {
   Study study = make_study();
   io::Table no_eps;
