@@ -122,7 +122,9 @@ int run_fit_command(int argc, char** argv) {
       "confidence", po::value<double>()->default_value(0.95), "confidence level of the intervals")(
       "seed", po::value<std::uint64_t>()->default_value(20240601), "Philox key of the bootstrap resamples")(
       "minimum-points", po::value<std::size_t>()->default_value(3), "fewest checkpoints a line is fitted to")(
-      "no-figures", po::bool_switch(), "do not run analysis/figures.py")(
+      "minimum-points-for-intervals", po::value<std::size_t>()->default_value(8),
+      "fewest checkpoints for bootstrap intervals (fewer: point fit only)")("no-figures", po::bool_switch(),
+                                                                            "do not run analysis/figures.py")(
       "python", po::value<std::string>()->default_value(""),
       "the Python that draws the figures (default: python3 on PATH, else /usr/bin/python3)")(
       "json", po::bool_switch(), "print the fits as JSON on stdout");
@@ -138,6 +140,7 @@ int run_fit_command(int argc, char** argv) {
   fit_options.bootstrap.confidence = (*values)["confidence"].as<double>();
   fit_options.bootstrap.seed = (*values)["seed"].as<std::uint64_t>();
   fit_options.minimum_points = (*values)["minimum-points"].as<std::size_t>();
+  fit_options.minimum_points_for_intervals = (*values)["minimum-points-for-intervals"].as<std::size_t>();
   LLC_CHECK(fit_options.bootstrap.replicates >= 100, ConfigError, "--bootstrap", "use at least 1000 for 95% intervals",
             "{} replicates are too few for an interval", fit_options.bootstrap.replicates);
   LLC_CHECK(fit_options.bootstrap.confidence > 0 && fit_options.bootstrap.confidence < 1, ConfigError, "--confidence",

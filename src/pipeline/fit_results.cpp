@@ -167,7 +167,11 @@ FitStageResult compute_fit_stage(const io::Table& llc, const io::Table& critical
         if (scope == "pooled" && model_order.size() < 2) continue;  // identical to the one model's row
         row.fitted = x.size() >= options.minimum_points && has_spread(x);
         row.fit = not_fitted();
-        if (row.fitted) {
+        if (row.fitted && x.size() < options.minimum_points_for_intervals) {
+          row.fit.point = fit_linear(x, y);
+          row.note = fmt::format("{} points: point fit only (bootstrap intervals need at least {})", x.size(),
+                                 options.minimum_points_for_intervals);
+        } else if (row.fitted) {
           try {
             row.fit = bootstrap_fit(x, y, x_error, options.bootstrap);
             row.intervals = true;

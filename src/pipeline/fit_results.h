@@ -25,6 +25,11 @@ namespace llcpress {
 struct FitStageOptions {
   BootstrapOptions bootstrap;      // replicates, confidence, seed
   std::size_t minimum_points = 3;  // a line through two points has R² = 1 and says nothing
+  // Below this many points a line gets its point fit only. The pairs
+  // bootstrap-t needs enough distinct resamples: with 4 points many resamples
+  // have a near-zero standard error and the intervals came out 1e13 wide on the
+  // demo suite. Coverage is tested at 8 and 12 points (tests/pipeline/test_fit.cpp).
+  std::size_t minimum_points_for_intervals = 8;
 };
 
 // One fitted line: critical amount of `method` at `eps` against λ̂ over the

@@ -97,8 +97,12 @@ TEST(Fit, RejectsDegenerateInput) {
 // deviation of the observed rate is sqrt(0.95·0.05/400) = 0.0109; we accept
 // ±3 of those: [0.917, 0.983]. The x noise attenuates the OLS slope by
 // var(x)/(var(x)+0.01) ≈ 0.9988 (x uniform on [0, 10]): negligible here.
-TEST(Fit, BootstrapIntervalCoversTrueSlopeAtStatedRate) {
-  const int datasets = 400, n = 12;
+class FitCoverage : public testing::TestWithParam<int> {};
+
+// Run at 12 points (a suite's typical checkpoint count) and at 8, the fewest
+// for which `llcpress fit` reports intervals (FitStageOptions).
+TEST_P(FitCoverage, BootstrapIntervalCoversTrueSlopeAtStatedRate) {
+  const int datasets = 400, n = GetParam();
   const double true_slope = 2.0, true_intercept = 1.0, noise = 1.0, x_error = 0.1;
   int covered = 0;
   for (int d = 0; d < datasets; ++d) {
@@ -120,8 +124,10 @@ TEST(Fit, BootstrapIntervalCoversTrueSlopeAtStatedRate) {
   double rate = double(covered) / datasets;
   EXPECT_GE(rate, 0.917);
   EXPECT_LE(rate, 0.983);
-  std::printf("bootstrap slope coverage: %.3f over %d datasets\n", rate, datasets);
+  std::printf("bootstrap slope coverage at n = %d: %.3f over %d datasets\n", n, rate, datasets);
 }
+
+INSTANTIATE_TEST_SUITE_P(Fit, FitCoverage, testing::Values(8, 12));
 
 TEST(Fit, IntervalWidensWithChainUncertainty) {
   std::vector<double> x = {1, 2, 3, 4, 5, 6, 7, 8}, y = {2.1, 3.9, 6.2, 7.8, 10.1, 12.2, 13.8, 16.1};

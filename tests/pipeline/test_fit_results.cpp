@@ -110,6 +110,8 @@ TEST(FitStage, FitsEachModelAndThePoolOnFoundRowsOnly) {
   EXPECT_TRUE(a.fitted);
   EXPECT_EQ(a.points, 5u);
   EXPECT_EQ(a.excluded_bounds, 0u);
+  EXPECT_FALSE(a.intervals);  // 5 points: fewer than minimum_points_for_intervals
+  EXPECT_NE(a.note.find("point fit only"), std::string::npos) << a.note;
   EXPECT_NEAR(a.fit.point.slope, 4.0, 1e-12);
   EXPECT_NEAR(a.fit.point.intercept, 10 - 0.9, 1e-11);
   EXPECT_NEAR(a.fit.point.r_squared, 1.0, 1e-12);
@@ -169,8 +171,8 @@ TEST(FitStage, ADegenerateBootstrapKeepsThePointFitAndDoesNotStopTheOthers) {
   std::vector<std::string> llc_model, model, method, status;
   std::vector<std::int64_t> llc_step, step;
   std::vector<double> mean, std_dev, eps, amount;
-  for (const std::string name : {"three", "six"}) {
-    const int checkpoints = name == "three" ? 3 : 6;
+  for (const std::string name : {"three", "ten"}) {
+    const int checkpoints = name == "three" ? 3 : 10;
     for (int k = 0; k < checkpoints; ++k) {
       llc_model.push_back(name);
       llc_step.push_back(k);
@@ -181,7 +183,7 @@ TEST(FitStage, ADegenerateBootstrapKeepsThePointFitAndDoesNotStopTheOthers) {
       method.push_back("svd");
       status.push_back("found");
       eps.push_back(0.3);
-      // "six" scatters around its line so that its residuals are not zero
+      // "ten" scatters around its line so that its residuals are not zero
       amount.push_back(name == "three" ? 2.0 + 0.5 * k : 1.0 + 0.25 * k + 0.01 * ((k * 7) % 5));
     }
   }
@@ -199,11 +201,11 @@ TEST(FitStage, ADegenerateBootstrapKeepsThePointFitAndDoesNotStopTheOthers) {
   EXPECT_FALSE(three.note.empty());
   EXPECT_NEAR(three.fit.point.slope, 0.5, 1e-12);
   EXPECT_TRUE(std::isnan(three.fit.slope.low));
-  const FitRow& six = find_row(result, "six", 0.3);
-  EXPECT_TRUE(six.fitted);
-  EXPECT_TRUE(six.intervals) << six.note;
-  EXPECT_LE(six.fit.slope.low, six.fit.point.slope);
-  EXPECT_GE(six.fit.slope.high, six.fit.point.slope);
+  const FitRow& ten = find_row(result, "ten", 0.3);
+  EXPECT_TRUE(ten.fitted);
+  EXPECT_TRUE(ten.intervals) << ten.note;
+  EXPECT_LE(ten.fit.slope.low, ten.fit.point.slope);
+  EXPECT_GE(ten.fit.slope.high, ten.fit.point.slope);
   const io::Table table = fits_table(result);
   EXPECT_EQ(table.values<std::uint8_t>("intervals")[0], 0);
 }
