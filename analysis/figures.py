@@ -94,6 +94,8 @@ def figure_llc_vs_critical(results, out_dir):
                 label = model
                 if fits is not None:
                     f = rows_where(fits, scope=model, method=method, eps=eps)
+                    if "fitted" in fits:
+                        f &= fits["fitted"] == 1  # lines with too few points have no fit to draw
                     if f.any():
                         k = np.nonzero(f)[0][0]
                         grid = np.linspace(min(xs), max(xs), 50)
@@ -130,10 +132,14 @@ def figure_over_steps(results, out_dir):
     if not panels:
         return []
     llc = read_table(results["tables/llc"]) if "tables/llc" in results else None
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.4 * len(panels), 4), squeeze=False)
+    columns = min(3, len(panels))  # a grid, so six panels stay readable
+    rows = (len(panels) + columns - 1) // columns
+    fig, axes = plt.subplots(rows, columns, figsize=(4.6 * columns, 3.8 * rows), squeeze=False)
+    for ax in axes.flat[len(panels):]:
+        ax.set_visible(False)
     all_models = list(dict.fromkeys(llc["model"] if llc is not None else critical["model"]))
     colors = model_colors(all_models)
-    for ax, (kind, method) in zip(axes[0], panels):
+    for ax, (kind, method) in zip(axes.flat, panels):
         for model in all_models:
             if kind == "llc":
                 m = rows_where(llc, model=model)
@@ -148,8 +154,13 @@ def figure_over_steps(results, out_dir):
                 eps = eps_values[len(eps_values) // 2]
                 m = rows_where(critical, model=model, method=method, eps=eps)
                 order = np.argsort(critical["step"][m])
-                ax.plot(positive_steps(critical["step"][m][order]), critical["critical_amount"][m][order], marker="o",
-                        ms=3, color=colors[model], label=model)
+                steps = positive_steps(critical["step"][m][order])
+                amounts = critical["critical_amount"][m][order]
+                ax.plot(steps, amounts, color=colors[model], lw=1, label=model)
+                found = (critical["status"][m][order] == "found") if "status" in critical else np.ones(len(steps), bool)
+                ax.scatter(steps[found], amounts[found], s=12, color=colors[model])
+                # bounds of the search range (not a measured threshold) are drawn hollow
+                ax.scatter(steps[~found], amounts[~found], s=22, facecolors="none", edgecolors=[colors[model]])
                 ax.set_ylabel(parameter_label(critical, critical["method"] == method))
                 ax.set_title(f"{method} (ε = {eps:g} nats)")
         ax.set_xscale("log")
