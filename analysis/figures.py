@@ -209,7 +209,9 @@ def figure_bits(results, out_dir):
     if "tables/critical" not in results:
         return []
     critical = read_table(results["tables/critical"])
+    # log axes: (λ̂/d)·log2(1/ε) is orders of magnitude below the measured bits on small models
     m = np.isfinite(critical["bits_per_weight"]) & np.isfinite(critical["predicted_bits"])
+    m &= (critical["bits_per_weight"] > 0) & (critical["predicted_bits"] > 0)
     if not m.any():
         return []
     fig, ax = plt.subplots(figsize=(5, 4.5))
@@ -219,6 +221,8 @@ def figure_bits(results, out_dir):
     low = min(critical["predicted_bits"][m].min(), critical["bits_per_weight"][m].min())
     high = max(critical["predicted_bits"][m].max(), critical["bits_per_weight"][m].max())
     ax.plot([low, high], [low, high], "k--", lw=1, label="measured = predicted")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
     ax.set_xlabel("predicted b* = (λ̂/d)·log₂(1/ε) [bits/weight]")
     ax.set_ylabel("measured critical bits [bits/weight]")
     ax.set_title("Theory vs measurement")
