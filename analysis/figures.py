@@ -48,6 +48,15 @@ def rows_where(table, **conditions):
     return mask
 
 
+def save_figure(fig, out_dir, name, dpi=120):
+    """Lays the figure out, writes OUT/figures/<name> and frees it; returns the path."""
+    fig.tight_layout()
+    path = os.path.join(out_dir, name)
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    return path
+
+
 def model_colors(models):
     cmap = plt.get_cmap("viridis")
     return {m: cmap(i / max(1, len(models) - 1)) for i, m in enumerate(models)}
@@ -108,11 +117,7 @@ def figure_llc_vs_critical(results, out_dir):
             ax.grid(alpha=0.3)
             ax.legend(fontsize=7)
         fig.suptitle(f"Complexity vs compressibility: {method}")
-        fig.tight_layout()
-        path = os.path.join(out_dir, f"llc_vs_critical_{method}.png")
-        fig.savefig(path, dpi=120)
-        plt.close(fig)
-        written.append(path)
+        written.append(save_figure(fig, out_dir, f"llc_vs_critical_{method}.png"))
     return written
 
 
@@ -167,11 +172,7 @@ def figure_over_steps(results, out_dir):
         ax.set_xlabel("training step (step 0 drawn at 0.5)")
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=7)
-    fig.tight_layout()
-    path = os.path.join(out_dir, "over_steps.png")
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return [path]
+    return [save_figure(fig, out_dir, "over_steps.png")]
 
 
 def figure_curves(results, out_dir):
@@ -197,11 +198,7 @@ def figure_curves(results, out_dir):
             ax.set_title(f"{model}: loss vs {method}")
             ax.grid(alpha=0.3)
             ax.legend(fontsize=6, ncol=2)
-            fig.tight_layout()
-            path = os.path.join(out_dir, f"curves_{model}_{method}.png")
-            fig.savefig(path, dpi=110)
-            plt.close(fig)
-            written.append(path)
+            written.append(save_figure(fig, out_dir, f"curves_{model}_{method}.png", dpi=110))
     return written
 
 
@@ -228,11 +225,7 @@ def figure_bits(results, out_dir):
     ax.set_title("Theory vs measurement")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    path = os.path.join(out_dir, "bits_predicted_vs_measured.png")
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return [path]
+    return [save_figure(fig, out_dir, "bits_predicted_vs_measured.png")]
 
 
 def figure_matmul(paths, out_dir):
@@ -261,11 +254,7 @@ def figure_matmul(paths, out_dir):
     ax.set_title("Matrix-multiplication quantizers vs Γ(R)")
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    path = os.path.join(out_dir, "matmul_rate.png")
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return [path]
+    return [save_figure(fig, out_dir, "matmul_rate.png")]
 
 
 def main():

@@ -5,7 +5,6 @@
 #include <omp.h>
 
 #include <algorithm>
-#include <charconv>
 #include <iostream>
 
 #include "cli/llc_options.h"
@@ -23,27 +22,6 @@
 
 namespace llcpress::cli {
 namespace {
-
-// "A:B", "A:" (to the end) or ":B" (from 0); A < B <= count.
-slt::SampleRange parse_sequences(const std::string& text, std::size_t count) {
-  const auto colon = text.find(':');
-  LLC_CHECK(colon != std::string::npos, ConfigError, "--sequences", "write it as A:B, A: or :B (B exclusive)",
-            "'{}' has no ':'", text);
-  auto parse = [&](std::string_view part, std::size_t fallback) {
-    if (part.empty()) return fallback;
-    std::size_t value = 0;
-    const auto [end, error] = std::from_chars(part.data(), part.data() + part.size(), value);
-    LLC_CHECK(error == std::errc() && end == part.data() + part.size(), ConfigError, "--sequences",
-              "write it as A:B with non-negative integers", "'{}' is not a sequence number", part);
-    return value;
-  };
-  const std::string_view view(text);
-  const std::size_t first = parse(view.substr(0, colon), 0), last = parse(view.substr(colon + 1), count);
-  LLC_CHECK(first < last && last <= count, ConfigError, "--sequences",
-            fmt::format("the dataset has {} sequences; choose 0 <= A < B <= {}", count, count),
-            "range {}:{} is empty or out of bounds", first, last);
-  return {static_cast<std::int64_t>(first), static_cast<std::int64_t>(last)};
-}
 
 int run_llc(int argc, char** argv) {
   slt::LlcConfig defaults;  // REFERENCE §3 "typical language-model settings"
@@ -80,7 +58,8 @@ int run_llc(int argc, char** argv) {
   const formats::MegatronDataset dataset = formats::MegatronDataset::open(data_prefix);
   LLC_CHECK(dataset.num_sequences() > 0, InputError, data_prefix, "use a dataset with at least one sequence",
             "the dataset is empty");
-  config.samples = parse_sequences(vm["sequences"].as<std::string>(), dataset.num_sequences());
+  const auto [first, last] = parse_sequence_range(vm["sequences"].as<std::string>(), dataset.num_sequences());
+  config.samples = slt::SampleRange{static_cast<std::int64_t>(first), static_cast<std::int64_t>(last)};
   int seq_len = vm["seq-len"].as<int>();
   if (seq_len == 0)
     seq_len = std::min(dataset.sequence_length(static_cast<std::size_t>(config.samples->first)) - 1,

@@ -1,5 +1,6 @@
 #include "cli/subcommand.h"
 
+#include <charconv>
 #include <iostream>
 
 #include "core/check.h"
@@ -9,6 +10,26 @@ namespace llcpress::cli {
 std::vector<Subcommand>& subcommand_table() {
   static std::vector<Subcommand> table;
   return table;
+}
+
+std::pair<std::size_t, std::size_t> parse_sequence_range(const std::string& text, std::size_t count) {
+  const auto colon = text.find(':');
+  LLC_CHECK(colon != std::string::npos, ConfigError, "--sequences", "write it as A:B, A: or :B (B exclusive)",
+            "'{}' has no ':'", text);
+  auto parse = [&](std::string_view part, std::size_t fallback) {
+    if (part.empty()) return fallback;
+    std::size_t value = 0;
+    const auto [end, error] = std::from_chars(part.data(), part.data() + part.size(), value);
+    LLC_CHECK(error == std::errc() && end == part.data() + part.size(), ConfigError, "--sequences",
+              "write it as A:B with non-negative integers", "'{}' is not a sequence number", part);
+    return value;
+  };
+  const std::string_view view(text);
+  const std::size_t first = parse(view.substr(0, colon), 0), last = parse(view.substr(colon + 1), count);
+  LLC_CHECK(first < last && last <= count, ConfigError, "--sequences",
+            fmt::format("the dataset has {} sequences; choose 0 <= A < B <= {}", count, count),
+            "range {}:{} is empty or out of bounds", first, last);
+  return {first, last};
 }
 
 bool register_subcommand(Subcommand subcommand) {

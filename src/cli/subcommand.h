@@ -3,11 +3,11 @@
 #pragma once
 
 #include <boost/program_options.hpp>
-#include <nlohmann/json.hpp>
-
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace llcpress::cli {
@@ -16,7 +16,7 @@ namespace po = boost::program_options;
 
 struct Subcommand {
   std::string name;
-  std::string summary;  // one line, shown by `llcpress --help`
+  std::string summary;                            // one line, shown by `llcpress --help`
   std::function<int(int argc, char** argv)> run;  // argv[0] is the subcommand name
 };
 
@@ -30,13 +30,17 @@ std::optional<po::variables_map> parse_options(const std::string& subcommand, co
                                                po::options_description& options, int argc, char** argv,
                                                const po::positional_options_description* positional = nullptr);
 
+// Parses --sequences: "A:B", "A:" (to the end) or ":B" (from 0) over a dataset
+// of `count` sequences; returns [first, last) with first < last <= count.
+// ConfigError naming --sequences otherwise.
+std::pair<std::size_t, std::size_t> parse_sequence_range(const std::string& text, std::size_t count);
+
 // Prints `value` as pretty JSON on stdout (the only thing on stdout with --json).
 void print_json(const nlohmann::json& value);
 
 }  // namespace llcpress::cli
 
-#define LLCPRESS_SUBCOMMAND(name, summary, function)           \
-  namespace {                                                  \
-  const bool llcpress_registered_##function =                  \
-      ::llcpress::cli::register_subcommand({name, summary, function}); \
+#define LLCPRESS_SUBCOMMAND(name, summary, function)                                                           \
+  namespace {                                                                                                  \
+  const bool llcpress_registered_##function = ::llcpress::cli::register_subcommand({name, summary, function}); \
   }
