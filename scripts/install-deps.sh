@@ -8,7 +8,7 @@ packages=(
   cmake g++ make pkg-config git
   libopenmpi-dev openmpi-bin
   libhdf5-openmpi-dev hdf5-tools
-  libeigen3-dev libboost-program-options-dev librandom123-dev
+  libeigen3-dev libopenblas-openmp-dev libboost-program-options-dev librandom123-dev
   nlohmann-json3-dev libspdlog-dev libfmt-dev libssl-dev
   libgtest-dev googletest
   clang-14 libclang-rt-14-dev

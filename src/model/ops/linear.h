@@ -1,5 +1,5 @@
 // Fully connected layer as torch.nn.Linear: y = x · Wᵀ + b with W stored
-// row-major [out, in] (the checkpoint layout). One Eigen GEMM each way.
+// row-major [out, in] (the checkpoint layout). One GEMM (ops/gemm.h) each way.
 #pragma once
 
 #include <cstdint>

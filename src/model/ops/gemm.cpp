@@ -1,0 +1,70 @@
+#include "model/ops/gemm.h"
+
+#include <limits>
+
+#include "core/check.h"
+
+#if LLCPRESS_HAVE_CBLAS
+#include <cblas.h>
+#else
+#include "model/ops/eigen_maps.h"
+#endif
+
+namespace llcpress::ops {
+
+void gemm(float* c, const float* a, const float* b, std::int64_t m, std::int64_t n, std::int64_t k,
+          Transpose transpose_a, Transpose transpose_b, float alpha, float beta, std::int64_t lda, std::int64_t ldb,
+          std::int64_t ldc) {
+  if (m == 0 || n == 0) return;
+#if LLCPRESS_HAVE_CBLAS
+  // OpenBLAS's default interface takes 32-bit int sizes (USE_64BITINT is off
+  // in Debian's build): refuse what would wrap instead of computing garbage.
+  constexpr std::int64_t kLimit = std::numeric_limits<int>::max();
+  LLC_REQUIRE(m <= kLimit && n <= kLimit && k <= kLimit && lda <= kLimit && ldb <= kLimit && ldc <= kLimit,
+              "gemm sizes m={} n={} k={} (strides {}, {}, {}) exceed the 32-bit BLAS interface", m, n, k, lda, ldb,
+              ldc);
+  cblas_sgemm(CblasRowMajor, transpose_a == Transpose::Yes ? CblasTrans : CblasNoTrans,
+              transpose_b == Transpose::Yes ? CblasTrans : CblasNoTrans, static_cast<int>(m), static_cast<int>(n),
+              static_cast<int>(k), alpha, a, static_cast<int>(lda), b, static_cast<int>(ldb), beta, c,
+              static_cast<int>(ldc));
+#else
+  StridedMatrixMap out(c, m, n, Eigen::OuterStride<>(ldc));  // (m, n)
+  if (k == 0) {
+    if (beta == 0.0f)
+      out.setZero();
+    else
+      out *= beta;
+    return;
+  }
+  const std::int64_t a_rows = transpose_a == Transpose::Yes ? k : m;
+  const std::int64_t a_cols = transpose_a == Transpose::Yes ? m : k;
+  const std::int64_t b_rows = transpose_b == Transpose::Yes ? n : k;
+  const std::int64_t b_cols = transpose_b == Transpose::Yes ? k : n;
+  const ConstStridedMatrixMap left(a, a_rows, a_cols, Eigen::OuterStride<>(lda));   // (m, k) or (k, m)
+  const ConstStridedMatrixMap right(b, b_rows, b_cols, Eigen::OuterStride<>(ldb));  // (k, n) or (n, k)
+  if (beta == 0.0f)
+    out.setZero();
+  else if (beta != 1.0f)
+    out *= beta;
+  // Four spelled-out cases so Eigen sees plain (transposed) maps and picks its
+  // GEMM kernel, not a lazy product.
+  if (transpose_a == Transpose::No && transpose_b == Transpose::No)
+    out.noalias() += alpha * left * right;
+  else if (transpose_a == Transpose::No)
+    out.noalias() += alpha * left * right.transpose();
+  else if (transpose_b == Transpose::No)
+    out.noalias() += alpha * left.transpose() * right;
+  else
+    out.noalias() += alpha * left.transpose() * right.transpose();
+#endif
+}
+
+const char* gemm_backend() {
+#if LLCPRESS_HAVE_CBLAS
+  return openblas_get_config();
+#else
+  return "eigen";
+#endif
+}
+
+}  // namespace llcpress::ops

@@ -1,0 +1,32 @@
+// Single-precision GEMM on row-major buffers, the one product every CPU op
+// goes through: C = alpha · op(A) · op(B) + beta · C.
+//
+// With OpenBLAS (the OpenMP build, found at configure time: LLCPRESS_HAVE_CBLAS)
+// it is cblas_sgemm; without it, Eigen's product on strided maps. OpenBLAS is
+// the default because its Zen/Haswell kernels run the model's GEMM shapes
+// 1.2–1.4× faster than Eigen's on the machines we measured (bench/model/README.md).
+// The OpenMP build matters: called inside one of our `omp parallel` regions
+// (attention runs one small GEMM per task) it runs on the calling thread,
+// where the pthread build would start threads of its own on top of ours.
+#pragma once
+
+#include <cstdint>
+
+namespace llcpress::ops {
+
+enum class Transpose : bool { No = false, Yes = true };
+
+// c: (m, n), row stride ldc, WRITTEN when beta = 0 (its old contents are not
+// read, NaN included), else scaled by beta and ACCUMULATED;
+// a: op(a) is (m, k): (m, k) with row stride lda, or (k, m) when transposed;
+// b: op(b) is (k, n): (k, n) with row stride ldb, or (n, k) when transposed.
+void gemm(float* c, const float* a, const float* b, std::int64_t m, std::int64_t n, std::int64_t k,
+          Transpose transpose_a, Transpose transpose_b, float alpha, float beta, std::int64_t lda, std::int64_t ldb,
+          std::int64_t ldc);
+
+// Which implementation gemm() runs (OpenBLAS's own configuration string, with
+// its version and the kernel it picked for this CPU, or "eigen"), for
+// benchmark and provenance output.
+const char* gemm_backend();
+
+}  // namespace llcpress::ops
