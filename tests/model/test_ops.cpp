@@ -17,6 +17,7 @@
 #include <omp.h>
 
 #include <cmath>
+#include <cstring>
 #include <numeric>
 
 #include "model/ops/attention.h"
@@ -354,6 +355,110 @@ TEST(Ops, AttentionWithShorterSequenceThanWorkspace) {
   ops::attention_forward(out.data(), lse.data(), qkv.data(), batch, seq_len, heads, head_dim, workspace);
   EXPECT_LE(max_relative_error(out, attention_reference(to_double(qkv), batch, seq_len, heads, head_dim)),
             kOpTolerance);
+}
+
+// Analytic gradient of attention_reference in double (dS = P ⊙ (dP − rowsum(P ⊙ dP))),
+// for shapes too large for central differences. AttentionForwardAndBackward
+// checks the same formulas against central differences at a small shape.
+std::vector<double> attention_backward_reference(const std::vector<double>& qkv, const std::vector<double>& d_out,
+                                                 int batch, int seq_len, int heads, int head_dim) {
+  const int width = 3 * heads * head_dim, hidden = heads * head_dim;
+  std::vector<double> d_qkv(qkv.size(), 0.0);
+  const double scale = 1.0 / std::sqrt(static_cast<double>(head_dim));
+  std::vector<double> p(seq_len), dp(seq_len);
+  for (int b = 0; b < batch; ++b)
+    for (int h = 0; h < heads; ++h) {
+      auto at = [&](int t, int part) {
+        return static_cast<std::size_t>((b * seq_len + t) * width + h * 3 * head_dim + part * head_dim);
+      };
+      for (int i = 0; i < seq_len; ++i) {
+        double max_score = -INFINITY;
+        for (int j = 0; j <= i; ++j) {
+          double dot = 0.0;
+          for (int c = 0; c < head_dim; ++c) dot += qkv[at(i, 0) + c] * qkv[at(j, 1) + c];
+          p[j] = dot * scale;
+          max_score = std::max(max_score, p[j]);
+        }
+        double sum = 0.0;
+        for (int j = 0; j <= i; ++j) sum += (p[j] = std::exp(p[j] - max_score));
+        const double* d_o = d_out.data() + (b * seq_len + i) * hidden + h * head_dim;
+        double row_dot = 0.0;
+        for (int j = 0; j <= i; ++j) {
+          p[j] /= sum;
+          double dot = 0.0;
+          for (int c = 0; c < head_dim; ++c) dot += d_o[c] * qkv[at(j, 2) + c];
+          dp[j] = dot;
+          row_dot += p[j] * dp[j];
+        }
+        for (int j = 0; j <= i; ++j) {
+          const double ds = p[j] * (dp[j] - row_dot) * scale;
+          for (int c = 0; c < head_dim; ++c) {
+            d_qkv[at(i, 0) + c] += ds * qkv[at(j, 1) + c];
+            d_qkv[at(j, 1) + c] += ds * qkv[at(i, 0) + c];
+            d_qkv[at(j, 2) + c] += p[j] * d_o[c];
+          }
+        }
+      }
+    }
+  return d_qkv;
+}
+
+// Head sizes that exercise the kernels' column chunks (d = 32: 2 + 2 vectors;
+// 40: 3 + 2; 12: a zero-padded vector) and sequences that are not whole
+// vectors and cross two query-block boundaries.
+TEST(Ops, AttentionMatchesAnalyticReferenceAtLargerHeads) {
+  struct Shape {
+    int batch, seq_len, heads, head_dim;
+  };
+  for (const Shape shape : {Shape{2, 131, 2, 32}, Shape{1, 70, 3, 40}, Shape{3, 9, 2, 12}, Shape{1, 1, 1, 8}}) {
+    const auto [batch, seq_len, heads, head_dim] = shape;
+    SCOPED_TRACE(testing::Message() << "T " << seq_len << " d " << head_dim);
+    const int width = 3 * heads * head_dim, hidden = heads * head_dim;
+    const auto qkv = random_normal(batch * seq_len * width, 54, 1.5f);
+    const auto d_out = random_normal(batch * seq_len * hidden, 55);
+    std::vector<double> expected_lse;
+    const auto expected = attention_reference(to_double(qkv), batch, seq_len, heads, head_dim, &expected_lse);
+    const auto d_expected =
+        attention_backward_reference(to_double(qkv), to_double(d_out), batch, seq_len, heads, head_dim);
+    with_thread_counts([&] {
+      ops::AttentionWorkspace workspace(seq_len + 5);
+      std::vector<float> out(batch * seq_len * hidden, 77.0f), lse(batch * heads * seq_len, 77.0f);
+      ops::attention_forward(out.data(), lse.data(), qkv.data(), batch, seq_len, heads, head_dim, workspace);
+      EXPECT_LE(max_relative_error(out, expected), kOpTolerance);
+      EXPECT_LE(max_relative_error(lse, expected_lse), kOpTolerance);
+      std::vector<float> d_qkv(qkv.size(), 99.0f);  // fully overwritten
+      ops::attention_backward(d_qkv.data(), d_out.data(), out.data(), lse.data(), qkv.data(), batch, seq_len, heads,
+                              head_dim, workspace);
+      EXPECT_LE(max_relative_error(d_qkv, d_expected), kOpTolerance);
+    });
+  }
+}
+
+// The work split must not change any bit: output, log-sum-exp and gradients
+// with 1 and with 3 OpenMP threads are identical (each (sequence, head) is
+// computed start to finish by one thread in a fixed order).
+TEST(Ops, AttentionIsBitIdenticalAcrossThreadCounts) {
+  const int batch = 3, seq_len = 150, heads = 3, head_dim = 24;
+  const int width = 3 * heads * head_dim, hidden = heads * head_dim;
+  const auto qkv = random_normal(batch * seq_len * width, 56, 1.5f);
+  const auto d_out = random_normal(batch * seq_len * hidden, 57);
+  const int saved = omp_get_max_threads();
+  std::vector<std::vector<float>> results[2];
+  for (int index : {0, 1}) {
+    omp_set_num_threads(index == 0 ? 1 : 3);
+    ops::AttentionWorkspace workspace(seq_len, head_dim);
+    std::vector<float> out(batch * seq_len * hidden), lse(batch * heads * seq_len), d_qkv(qkv.size());
+    ops::attention_forward(out.data(), lse.data(), qkv.data(), batch, seq_len, heads, head_dim, workspace);
+    ops::attention_backward(d_qkv.data(), d_out.data(), out.data(), lse.data(), qkv.data(), batch, seq_len, heads,
+                            head_dim, workspace);
+    results[index] = {out, lse, d_qkv};
+  }
+  omp_set_num_threads(saved);
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(results[0][i].size(), results[1][i].size());
+    EXPECT_EQ(std::memcmp(results[0][i].data(), results[1][i].data(), results[0][i].size() * sizeof(float)), 0)
+        << "result " << i << " differs between 1 and 3 threads";
+  }
 }
 
 // ------------------------------------------------------------------ GELU

@@ -6,9 +6,19 @@
 // Memory: the (T × T) attention matrices are never stored. The forward pass
 // keeps one log-sum-exp per query row; the backward pass recomputes each block
 // of probabilities from it (as FlashAttention does), so activation memory is
-// O(B·heads·T) instead of O(B·heads·T²) at the cost of one extra q·kᵀ GEMM.
-// Query rows are processed in blocks of kQueryBlock against the keys up to the
-// block's last row, which skips most of the masked upper triangle.
+// O(B·heads·T) instead of O(B·heads·T²) at the cost of one extra q·kᵀ product.
+//
+// Work: one task per (sequence, head), run start to finish by one thread. The
+// task first copies its head's q, k, v (and kᵀ, vᵀ, d_out) into contiguous
+// per-thread buffers padded to whole 8-float vectors, then walks the query rows
+// in blocks of kQueryBlock against the keys up to the block's last row. All
+// products are done by one register-blocked micro-kernel (4 rows × up to 24
+// columns of 8-float FMA accumulators) that stops each reduction at the causal
+// edge, so the masked upper triangle is skipped instead of computed and zeroed;
+// scale, mask, exp and row sum are one vectorised pass per row. Because a task
+// never splits, every output (dk and dv sums included) is computed in the same
+// order for any OpenMP thread count: results are bit-identical across thread
+// counts.
 #pragma once
 
 #include <cstdint>
@@ -22,20 +32,32 @@ inline constexpr int kQueryBlock = 64;
 
 // Per-thread scratch for up to `max_seq_len` keys, sized for the OpenMP thread
 // count at construction (attention then runs on at most that many threads).
+// The per-head packed copies depend on head_dim: pass it to size everything at
+// construction, or leave it 0 and the first attention call sizes them once
+// (later calls with the same or smaller head_dim allocate nothing).
 class AttentionWorkspace {
  public:
-  explicit AttentionWorkspace(int max_seq_len);
+  explicit AttentionWorkspace(int max_seq_len, int head_dim = 0);
   int threads() const { return threads_; }
   int max_seq_len() const { return max_seq_len_; }
-  float* probabilities(int thread) { return buffer_.data() + static_cast<std::size_t>(thread) * 2 * block_floats(); }
-  float* d_scores(int thread) { return probabilities(thread) + block_floats(); }
   std::size_t bytes() const { return buffer_.size() * sizeof(float); }
 
+  // Grows the per-thread buffers to fit heads of `head_dim` (no-op when they
+  // already do). Not thread-safe; the attention ops call it before their
+  // parallel region.
+  void reserve_head_dim(int head_dim);
+  // Thread `thread`'s scratch: 2 · kQueryBlock · padded_keys() floats for the
+  // probability and score-gradient blocks, then the packed per-head matrices.
+  float* thread_buffer(int thread) { return buffer_.data() + static_cast<std::size_t>(thread) * thread_floats_; }
+  // max_seq_len rounded up to whole 8-float vectors.
+  int padded_keys() const { return (max_seq_len_ + 7) / 8 * 8; }
+
  private:
-  std::size_t block_floats() const { return static_cast<std::size_t>(kQueryBlock) * max_seq_len_; }
   int threads_;
   int max_seq_len_;
-  AlignedVector<float> buffer_;  // (threads, 2, kQueryBlock, max_seq_len)
+  int padded_head_dim_ = 0;  // head_dim rounded up to whole 8-float vectors, as sized
+  std::size_t thread_floats_ = 0;
+  AlignedVector<float> buffer_;  // (threads, thread_floats_)
 };
 
 // output: (batch · seq_len, heads · head_dim), heads concatenated, WRITTEN;
