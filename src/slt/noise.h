@@ -10,6 +10,9 @@
 // calls, so that the loops vectorize. That makes the noise about 10× cheaper
 // per parameter; the values agree with philox_normal4's to within a few float
 // ulps of the result (tested), and remain a pure function of (seed, stream, e).
+// With AVX2 the Philox words of 16 blocks at a time are computed in vector
+// registers (integer arithmetic: the same words bit for bit as the scalar
+// code, which does single blocks and the rest of a batch).
 #pragma once
 
 #include <cstddef>

@@ -73,9 +73,9 @@ class SampledRanges {
   std::size_t count_ = 0, total_ = 0;
 };
 
-// Sums over the sampled elements for one step, accumulated in double in a
-// fixed order (per fixed-size chunk, then chunks in order), so they do not
-// depend on the thread count either.
+// Sums over the sampled elements for one step, in a fixed order (float lanes
+// per sub-block of 1024 elements, folded into double per chunk, then chunks in
+// order; see sampler.cpp), so they do not depend on the thread count either.
 struct StepSums {
   double distance_sq = 0;            // ‖w − w*‖² before the step
   double weight_sq = 0;              // ‖w‖² before the step

@@ -2,6 +2,7 @@
 #include <omp.h>
 
 #include <cmath>
+#include <initializer_list>
 #include <vector>
 
 #include "core/error.h"
@@ -72,6 +73,10 @@ TEST(Sampler, SgldStepMatchesHandComputation) {
     distance_sq += (w - w0) * (w - w0);
     noise_sq += noise * noise;
   }
+  // The sums add float terms in 8 float lanes (sampler.cpp): (w − w*)² is
+  // formed with 2 roundings (≤ 3·2⁻²⁴ relative) and with 37 elements a lane
+  // adds ≤ 5 terms (≤ 4·2⁻²⁴): ≤ 7·2⁻²⁴ ≈ 4.2e-7 < 1e-6. The noise term
+  // carries a few more roundings (float √ε and σ, products): 1e-5 is ample.
   EXPECT_NEAR(sums.distance_sq, distance_sq, 1e-6 * distance_sq);
   EXPECT_NEAR(sums.noise_sq, noise_sq, 1e-5 * noise_sq);
   EXPECT_EQ(sums.nonfinite, 0u);
@@ -305,6 +310,62 @@ TEST(Noise, BlockNormalsMatchPhiloxNormalsValueByValue) {
   fill_block_normals(17, stream_id(5, 6), 1000, 2, part.data());
   for (std::size_t i = 0; i < 8; ++i) EXPECT_EQ(part[i], fast[4000 + i]);
   EXPECT_EQ(block_normal_at(17, stream_id(5, 6), 123457), fast[123457]);
+}
+
+// fill_block_normals makes 16 blocks at a time with AVX2 Philox where it can
+// and single blocks (block_normal_at) with the scalar code: both agree bit for
+// bit, also where the 64-bit block index carries into its high word inside a
+// group of 16, and for seeds and streams with high words set.
+TEST(Noise, VectorPhiloxAgreesWithSingleBlocksAcrossIndexCarries) {
+  const std::uint64_t seed = 0x1234567890ull, stream = 0xabcdef12345ull;
+  for (std::uint64_t first : {std::uint64_t{0}, std::uint64_t{123}, (std::uint64_t{1} << 32) - 5,
+                              (std::uint64_t{1} << 32) - 9, (std::uint64_t{3} << 32) - 1}) {
+    std::vector<float> block(4 * 100);
+    fill_block_normals(seed, stream, first, 100, block.data());
+    for (std::size_t e = 0; e < block.size(); ++e)
+      ASSERT_EQ(block[e], block_normal_at(seed, stream, 4 * first + e)) << "block " << first << " + " << e / 4;
+  }
+}
+
+// The diagnostic sums over several sub-blocks (partial lane groups at range
+// ends included) against double sums of the same terms. Derivation of the
+// tolerance: a term is formed from float inputs with at most 8 roundings in
+// its factor (float scalars, products), so the square carries ≤ 16·2⁻²⁴
+// relative error; a float lane adds ≤ 1024/8 = 128 terms, whose recursive sum
+// of non-negative terms is within 127·2⁻²⁴ relative; folding the lanes in
+// double adds nothing of note. Hence (128 + 16)·2⁻²⁴ ≈ 8.6e-6 relative.
+TEST(Sampler, SumsMatchDoubleSumsWithinTheFloatLaneBound) {
+  const std::size_t n = 5000;
+  Buffers b = random_buffers(n, 21);
+  const SamplerConfig c = example_config(SamplerKind::Sgld);
+  const SampledRanges ranges = SampledRanges::from_ranges({{3, 2051}, {2100, 4999}}, n);
+  Sampler sampler(c, ranges, b.center, false);
+  const std::vector<float> before = b.w;
+  StepOptions options;
+  options.seed = 4;
+  options.noise_stream = stream_id(9);
+  const StepSums sums = sampler.step(b.w, b.g, options);
+  double distance = 0, weight = 0, gradient = 0, drift_gradient = 0, noise = 0, after = 0;
+  for (const auto& range : ranges.ranges()) {
+    for (std::size_t i = range.begin; i < range.end; ++i) {
+      const double w = before[i], g = b.g[i], w0 = b.center[i];
+      const double xi = std::sqrt(c.epsilon) * c.noise_scale * block_normal_at(4, options.noise_stream, i);
+      const double dg = 0.5 * c.epsilon * c.nbeta * g;
+      distance += (w - w0) * (w - w0);
+      weight += w * w;
+      gradient += g * g;
+      drift_gradient += dg * dg;
+      noise += xi * xi;
+      after += (double(b.w[i]) - w0) * (double(b.w[i]) - w0);
+    }
+  }
+  const double bound = (128 + 16) * 5.960464477539063e-08;
+  EXPECT_NEAR(sums.distance_sq, distance, bound * distance);
+  EXPECT_NEAR(sums.weight_sq, weight, bound * weight);
+  EXPECT_NEAR(sums.gradient_sq, gradient, bound * gradient);
+  EXPECT_NEAR(sums.drift_gradient_sq, drift_gradient, bound * drift_gradient);
+  EXPECT_NEAR(sums.noise_sq, noise, bound * noise);
+  EXPECT_NEAR(sums.distance_after_sq, after, bound * after);
 }
 
 TEST(Sampler, ConfigValidationNamesTheKey) {
