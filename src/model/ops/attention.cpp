@@ -188,6 +188,16 @@ inline void transpose_8x8(float* dst, std::int64_t dst_stride, const float* src,
 #endif
 
 // ---------------------------------------------------------------- micro-kernel
+// Keeps the compiler from folding a vector load into each FMA that uses it:
+// the kernel reuses each B vector for M rows, and M folded loads per vector
+// would make the loop load-bound instead of FMA-bound.
+inline void keep_in_register(Vec& v) {
+#ifdef LLCPRESS_ATTENTION_AVX2
+  asm("" : "+x"(v));
+#else
+  (void)v;
+#endif
+}
 // C (M × 8·NV) = alpha(m) · Σ_{t < depth} a(m, t) · B(t, ·), or C += that
 // when `accumulate`; alpha(m) = alpha[m·alpha_m]. a(m, t) = a[m·a_m + t·a_t] (broadcast), B's row t is the NV
 // vectors at b + t·b_t; C's row m is at c + m·ldc. M·NV ≤ 12 accumulators stay
@@ -204,7 +214,10 @@ void tile(float* c, std::int64_t ldc, const float* a, std::int64_t a_m, std::int
     const float* b_row = b + t * b_t;
     Vec b_vec[NV];
 #pragma GCC unroll 16
-    for (int n = 0; n < NV; ++n) b_vec[n] = load(b_row + n * kLanes);
+    for (int n = 0; n < NV; ++n) {
+      b_vec[n] = load(b_row + n * kLanes);
+      keep_in_register(b_vec[n]);
+    }
     const float* a_col = a + t * a_t;
 #pragma GCC unroll 16
     for (int m = 0; m < M; ++m) {
@@ -589,8 +602,11 @@ void attention_backward(float* d_qkv, const float* d_output, const float* output
           prefetch_span(o + kPrefetchRows * hidden, head_dim, false);
           prefetch_span(d_o + kPrefetchRows * hidden, head_dim, false);
         }
-        float dot = 0.0f;
-        for (int c = 0; c < head_dim; ++c) dot += d_o[c] * o[c];
+        Vec dot_vec = zero();
+        int c = 0;
+        for (; c + kLanes <= head_dim; c += kLanes) dot_vec = fmadd(load(d_o + c), load(o + c), dot_vec);
+        float dot = horizontal_sum(dot_vec);
+        for (; c < head_dim; ++c) dot += d_o[c] * o[c];
         copy_padded(h.d_out + static_cast<std::int64_t>(t) * padded_dim, d_o, head_dim, padded_dim);
         h.row_values[t] = dot;
       }
