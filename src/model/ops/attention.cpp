@@ -19,8 +19,8 @@ namespace llcpress::ops {
 namespace {
 
 constexpr int kLanes = 8;        // floats per vector
-constexpr int kTileRows = 4;     // rows of one micro-kernel tile
-constexpr int kTileVectors = 3;  // at most this many 8-float columns per tile (4 × 3 = 12 accumulators)
+constexpr int kMaxTileRows = 6;  // rows of one micro-kernel tile: 4 × 3 or 6 × 2 vectors
+constexpr int kTileVectors = 3;  // at most this many 8-float columns per tile (12 accumulators)
 
 inline int round_up(int n, int multiple) { return (n + multiple - 1) / multiple * multiple; }
 
@@ -245,18 +245,17 @@ using TileFunction = void (*)(float*, std::int64_t, const float*, std::int64_t, 
 
 template <int M>
 constexpr TileFunction tile_for(int vectors) {
-  return vectors == 1 ? &tile<M, 1> : vectors == 2 ? &tile<M, 2> : &tile<M, 3>;
+  return vectors == 1 ? &tile<M, 1> : vectors == 2 ? &tile<M, 2> : M <= 4 ? &tile<M, 3> : nullptr;
 }
 
-// Any rows (1–4) × vectors (1–3) tile.
+// Any rows (1–6) × vectors (1–3) tile with at most 12 accumulators.
 inline void run_tile(int rows, int vectors, float* c, std::int64_t ldc, const float* a, std::int64_t a_m,
                      std::int64_t a_t, const float* b, std::int64_t b_t, int depth, bool accumulate,
                      const float* alpha = &kOne, std::int64_t alpha_m = 0) {
-  static constexpr TileFunction table[kTileRows][kTileVectors] = {
-      {tile_for<1>(1), tile_for<1>(2), tile_for<1>(3)},
-      {tile_for<2>(1), tile_for<2>(2), tile_for<2>(3)},
-      {tile_for<3>(1), tile_for<3>(2), tile_for<3>(3)},
-      {tile_for<4>(1), tile_for<4>(2), tile_for<4>(3)},
+  static constexpr TileFunction table[kMaxTileRows][kTileVectors] = {
+      {tile_for<1>(1), tile_for<1>(2), tile_for<1>(3)}, {tile_for<2>(1), tile_for<2>(2), tile_for<2>(3)},
+      {tile_for<3>(1), tile_for<3>(2), tile_for<3>(3)}, {tile_for<4>(1), tile_for<4>(2), tile_for<4>(3)},
+      {tile_for<5>(1), tile_for<5>(2), tile_for<5>(3)}, {tile_for<6>(1), tile_for<6>(2), tile_for<6>(3)},
   };
   table[rows - 1][vectors - 1](c, ldc, a, a_m, a_t, b, b_t, depth, accumulate, alpha, alpha_m);
 }
@@ -264,38 +263,38 @@ inline void run_tile(int rows, int vectors, float* c, std::int64_t ldc, const fl
 // Width (in vectors) of the next column chunk when `remaining` vectors are
 // left: chunks of at most 3, and 4 as 2 + 2 rather than 3 + 1.
 inline int chunk_vectors(int remaining) { return remaining == 4 ? 2 : std::min(kTileVectors, remaining); }
+// Rows of the tiles for a chunk `vectors` wide: 4 × 3 or 6 × 2 (or 6 × 1)
+// accumulators, each loaded B vector used by 4 or 6 rows.
+inline int tile_rows_for(int vectors) { return vectors == 3 ? 4 : kMaxTileRows; }
 
-// C (rows × padded_dim) (+)= A (rows × depth(r)) · B (depth × padded_dim),
-// A row-major with stride lda, B row-major with stride ldb = padded_dim, where
-// the reduction of the row tile starting at row r stops at depth_end(r) (the
-// causal edge of the tile's last row).
 // C (rows × padded_dim, stride ldc) (+)= row_alpha(r) · A · B with A (rows ×
 // depth, stride lda) and B (depth × padded_dim, stride ldb), where the
-// reduction of the row tile starting at row r stops at depth_end(last row of
-// the tile) (the causal edge). row_alpha: one factor per row, or null for 1.
+// reduction of each row tile stops at depth_end(last row of the tile) (the
+// causal edge). row_alpha: one factor per row, or null for 1.
 template <typename DepthEnd>
 void rows_times_matrix(float* c, std::int64_t ldc, int rows, int padded_dim, const float* a, std::int64_t lda,
                        const float* b, std::int64_t ldb, DepthEnd depth_end, bool accumulate, const float* row_alpha) {
-  for (int r = 0; r < rows; r += kTileRows) {
-    const int m = std::min(kTileRows, rows - r);
-    const int depth = depth_end(r + m - 1);
-    for (int col = 0; col < padded_dim;) {
-      const int vectors = chunk_vectors((padded_dim - col) / kLanes);
-      run_tile(m, vectors, c + r * ldc + col, ldc, a + r * lda, lda, 1, b + col, ldb, depth, accumulate,
+  for (int col = 0; col < padded_dim;) {
+    const int vectors = chunk_vectors((padded_dim - col) / kLanes);
+    const int tile_rows = tile_rows_for(vectors);
+    for (int r = 0; r < rows; r += tile_rows) {
+      const int m = std::min(tile_rows, rows - r);
+      run_tile(m, vectors, c + r * ldc + col, ldc, a + r * lda, lda, 1, b + col, ldb, depth_end(r + m - 1), accumulate,
                row_alpha ? row_alpha + r : &kOne, row_alpha ? 1 : 0);
-      col += vectors * kLanes;
     }
+    col += vectors * kLanes;
   }
 }
 
 // S (rows × …, stride padded_keys) = scale · X · Yᵀ with X (rows × d, stride
-// ldx) and yt = Yᵀ (d × keys, stride padded_keys); each row tile only up to
+// ldx) and yt = Yᵀ (d × keys, stride padded_keys); each 4-row tile only up to
 // the keys its last row sees (first_row + last tile row + 1, rounded up to
 // whole vectors).
 void scores(float* s, int padded_keys, int rows, int first_row, const float* x, std::int64_t ldx, const float* yt,
             int head_dim, float scale) {
-  for (int r = 0; r < rows; r += kTileRows) {
-    const int m = std::min(kTileRows, rows - r);
+  constexpr int kScoreTileRows = 4;
+  for (int r = 0; r < rows; r += kScoreTileRows) {
+    const int m = std::min(kScoreTileRows, rows - r);
     const int key_vectors = (first_row + r + m + kLanes - 1) / kLanes;
     for (int v = 0; v < key_vectors;) {
       const int vectors = std::min(kTileVectors, key_vectors - v);
@@ -312,23 +311,25 @@ void scores(float* s, int padded_keys, int rows, int first_row, const float* x, 
 // that see it (first_row + r ≥ j): A is zero (masked) above the diagonal.
 void transposed_times_matrix(float* c, int keys, int padded_dim, const float* a, int padded_keys, int rows,
                              int first_row, const float* x, std::int64_t ldx) {
-  for (int j = 0; j < keys; j += kTileRows) {
-    const int m = std::min(kTileRows, keys - j);
-    const int first = std::max(0, j - first_row);
-    for (int col = 0; col < padded_dim;) {
-      const int vectors = chunk_vectors((padded_dim - col) / kLanes);
+  for (int col = 0; col < padded_dim;) {
+    const int vectors = chunk_vectors((padded_dim - col) / kLanes);
+    const int tile_rows = tile_rows_for(vectors);
+    for (int j = 0; j < keys; j += tile_rows) {
+      const int m = std::min(tile_rows, keys - j);
+      const int first = std::max(0, j - first_row);
       run_tile(m, vectors, c + static_cast<std::int64_t>(j) * padded_dim + col, padded_dim,
                a + static_cast<std::int64_t>(first) * padded_keys + j, 1, padded_keys, x + first * ldx + col, ldx,
                rows - first, true);
-      col += vectors * kLanes;
     }
+    col += vectors * kLanes;
   }
 }
 
-// Zeroes row entries [visible, visible + kTileRows) that the vector passes
-// did not write, so tiles reaching past a row's causal edge read zeros.
+// Zeroes row entries [visible, visible + kMaxTileRows) that the vector passes
+// did not write, so tiles reaching past a row's causal edge (by at most
+// kMaxTileRows − 1 keys) read zeros.
 inline void zero_past_edge(float* row, int visible, int padded_keys) {
-  const int end = std::min(padded_keys, visible + kTileRows);
+  const int end = std::min(padded_keys, visible + kMaxTileRows);
   for (int j = round_up(visible, kLanes); j < end; ++j) row[j] = 0.0f;
 }
 
