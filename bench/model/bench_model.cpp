@@ -17,6 +17,7 @@
 
 #include "core/rng.h"
 #include "core/timer.h"
+#include "core/version.h"
 #include "formats/checkpoint.h"
 #include "model/gpt_neox.h"
 #include "model/ops/attention.h"
@@ -286,7 +287,7 @@ int main(int argc, char** argv) {
   nlohmann::json result = {
       {"implementation", "llcpress (Eigen " + std::to_string(EIGEN_WORLD_VERSION) + "." +
                              std::to_string(EIGEN_MAJOR_VERSION) + "." + std::to_string(EIGEN_MINOR_VERSION) +
-                             ", OpenMP, GEMM: " + ops::gemm_backend() + ")"},
+                             ", OpenMP, GEMM: " + llcpress::gemm_library() + ")"},
       {"model", model_name},
       {"hidden_size", config.hidden_size},
       {"layers", config.num_hidden_layers},
@@ -320,7 +321,7 @@ int main(int argc, char** argv) {
     const int size = vm["gemm-size"].as<int>();
     const GemmRate library = square_sgemm_gflops(size, false), eigen = square_sgemm_gflops(size, true);
     result["sgemm_size"] = size;
-    result["sgemm_backend"] = ops::gemm_backend();
+    result["sgemm_backend"] = llcpress::gemm_library();
     result["sgemm_library_cpu_gflops"] = library.cpu_gflops;
     result["sgemm_eigen_cpu_gflops"] = eigen.cpu_gflops;
     // The practical peak: the faster of the two.

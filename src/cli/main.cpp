@@ -16,7 +16,9 @@ void print_usage() {
   std::cout << "llcpress " << llcpress::version_string() << " (" << llcpress::git_revision()
             << "): local learning coefficient vs compressibility of language models\n\n"
             << "usage: llcpress <subcommand> [options]     llcpress <subcommand> --help\n\nsubcommands:\n";
-  for (const auto& command : table) std::cout << "  " << command.name << std::string(16 - std::min<size_t>(15, command.name.size()), ' ') << command.summary << "\n";
+  for (const auto& command : table)
+    std::cout << "  " << command.name << std::string(16 - std::min<size_t>(15, command.name.size()), ' ')
+              << command.summary << "\n";
 }
 
 }  // namespace
@@ -27,7 +29,8 @@ int main(int argc, char** argv) {
     return argc < 2 ? 2 : 0;
   }
   if (!std::strcmp(argv[1], "--version")) {
-    std::cout << "llcpress " << llcpress::version_string() << " " << llcpress::git_revision() << "\n";
+    std::cout << "llcpress " << llcpress::version_string() << " " << llcpress::git_revision()
+              << "\nGEMM: " << llcpress::gemm_library() << "\n";
     return 0;
   }
   const auto& table = llcpress::cli::subcommand_table();

@@ -38,6 +38,7 @@ void write_provenance(Object& target, std::string_view resolved_config_json) {
   target.set_attribute(attribute_name::host, host_name());
   target.set_attribute(attribute_name::created_utc, utc_timestamp_now());
   target.set_attribute(attribute_name::config_json, resolved_config_json);
+  target.set_attribute(attribute_name::gemm_library, gemm_library());
 }
 
 Provenance read_provenance(const Object& source) {
@@ -48,6 +49,9 @@ Provenance read_provenance(const Object& source) {
   provenance.host = source.attribute<std::string>(attribute_name::host);
   provenance.created_utc = source.attribute<std::string>(attribute_name::created_utc);
   provenance.config_json = source.attribute<std::string>(attribute_name::config_json);
+  // Files written before gemm_library was recorded (same schema version) lack it.
+  if (source.has_attribute(attribute_name::gemm_library))
+    provenance.gemm_library = source.attribute<std::string>(attribute_name::gemm_library);
   return provenance;
 }
 

@@ -16,10 +16,11 @@ struct Provenance {
   std::string host;              // gethostname()
   std::string created_utc;       // ISO 8601, "2025-05-01T12:34:56Z"
   std::string config_json;       // the resolved configuration, as printed at start
+  std::string gemm_library;  // core/version.h gemm_library(): results differ between GEMM libraries in the last bits
 };
 
-// Writes schema_version, git_revision, llcpress_version, host, created_utc and
-// config_json as attributes of `target` (usually the root group). Callers add
+// Writes schema_version, git_revision, llcpress_version, host, created_utc,
+// config_json and gemm_library as attributes of `target` (usually the root group). Callers add
 // their own (checkpoint hash, device, seeds, timings) beside them.
 void write_provenance(Object& target, std::string_view resolved_config_json);
 

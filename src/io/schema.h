@@ -19,6 +19,7 @@ inline constexpr const char* llcpress_version = "llcpress_version";
 inline constexpr const char* host = "host";
 inline constexpr const char* created_utc = "created_utc";
 inline constexpr const char* config_json = "config_json";
+inline constexpr const char* gemm_library = "gemm_library";
 // Tables (io/hdf5.h write_table).
 inline constexpr const char* table_columns = "columns";
 inline constexpr const char* table_column_units = "column_units";

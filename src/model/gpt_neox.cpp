@@ -153,7 +153,7 @@ struct GptNeox::Activations {
         rotary_dims(rotary_dims_of(config)),
         max_tokens(static_cast<std::int64_t>(max_batch) * max_seq_len),
         gelu(*ops::gelu_kind_from_name(config.hidden_act)),
-        attention(max_seq_len) {
+        attention(max_seq_len, head_dim_of(config)) {
     const auto tokens = static_cast<std::size_t>(max_tokens);
     const auto h = static_cast<std::size_t>(hidden), i = static_cast<std::size_t>(intermediate);
     const auto l = static_cast<std::size_t>(layers);

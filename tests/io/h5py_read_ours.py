@@ -52,7 +52,7 @@ def main(path):
         root = f.attrs
         assert root["schema_version"] == 1 and root["schema_version"].dtype == np.int64
         assert json.loads(root["config_json"]) == {"seed": 7, "methods": ["svd", "quantize"]}
-        for key in ("git_revision", "llcpress_version", "host", "created_utc"):
+        for key in ("git_revision", "llcpress_version", "host", "created_utc", "gemm_library"):
             assert isinstance(root[key], str) and root[key], key
         assert list(root["reals"]) == [0.5, -2.0]
         assert list(root["integers"]) == [3, -4, 5]

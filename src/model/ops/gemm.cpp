@@ -59,12 +59,4 @@ void gemm(float* c, const float* a, const float* b, std::int64_t m, std::int64_t
 #endif
 }
 
-const char* gemm_backend() {
-#if LLCPRESS_HAVE_CBLAS
-  return openblas_get_config();
-#else
-  return "eigen";
-#endif
-}
-
 }  // namespace llcpress::ops

@@ -24,9 +24,6 @@ void gemm(float* c, const float* a, const float* b, std::int64_t m, std::int64_t
           Transpose transpose_a, Transpose transpose_b, float alpha, float beta, std::int64_t lda, std::int64_t ldb,
           std::int64_t ldc);
 
-// Which implementation gemm() runs (OpenBLAS's own configuration string, with
-// its version and the kernel it picked for this CPU, or "eigen"), for
-// benchmark and provenance output.
-const char* gemm_backend();
+// Which library gemm() runs on: llcpress::gemm_library() (core/version.h).
 
 }  // namespace llcpress::ops
