@@ -2,7 +2,7 @@
 // GFLOP/s, per-op timings at the model's shapes, this machine's SGEMM
 // rate, and peak RSS. See bench/README.md for the commands and the FLOP count.
 //
-//   llcpress_bench_model --model pythia14m|demo|CONFIG.json [--batch B]
+//   llcpress_bench_model --model pythia14m|demo|demo-166k|demo-58k|CONFIG.json [--batch B]
 //                        [--seq-len T] [--threads N] [--iterations K] [--json]
 #include <omp.h>
 #include <sys/resource.h>
@@ -41,11 +41,12 @@ formats::NeoxConfig named_config(const std::string& name) {
     config.num_attention_heads = 4;
     config.intermediate_size = 512;
     config.vocab_size = 50304;
-  } else if (name == "demo") {  // the largest default `llcpress make-suite` model, demo-322k (hidden 96)
-    config.hidden_size = 96;
+  } else if (name == "demo" || name == "demo-322k" || name == "demo-166k" || name == "demo-58k") {
+    // The default `llcpress make-suite` sizes; "demo" is the largest, demo-322k.
+    config.hidden_size = name == "demo-58k" ? 32 : name == "demo-166k" ? 64 : 96;
     config.num_hidden_layers = 2;
     config.num_attention_heads = 4;
-    config.intermediate_size = 384;
+    config.intermediate_size = 4 * config.hidden_size;
     config.vocab_size = 512;
   } else {
     return formats::NeoxConfig::load(name);
@@ -244,8 +245,9 @@ nlohmann::json op_timings(const formats::NeoxConfig& config, int batch, int seq_
 
 int main(int argc, char** argv) {
   po::options_description options("llcpress_bench_model options");
-  options.add_options()("help,h", "show this help")("model", po::value<std::string>()->default_value("pythia14m"),
-                                                    "pythia14m, demo, or a config.json path")(
+  options.add_options()("help,h", "show this help")(
+      "model", po::value<std::string>()->default_value("pythia14m"),
+      "pythia14m, demo (= demo-322k), demo-166k, demo-58k, or a config.json path")(
       "batch", po::value<int>()->default_value(4), "sequences per step")(
       "seq-len", po::value<int>()->default_value(512), "tokens per sequence")(
       "threads", po::value<int>()->default_value(0), "OpenMP threads (0: OMP_NUM_THREADS or all cores)")(

@@ -19,6 +19,12 @@ SHAPES = {
     "pythia14m": dict(hidden_size=128, num_hidden_layers=6, num_attention_heads=4, intermediate_size=512,
                       vocab_size=50304),
     "demo": dict(hidden_size=96, num_hidden_layers=2, num_attention_heads=4, intermediate_size=384, vocab_size=512),
+    "demo-322k": dict(hidden_size=96, num_hidden_layers=2, num_attention_heads=4, intermediate_size=384,
+                      vocab_size=512),
+    "demo-166k": dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=256,
+                      vocab_size=512),
+    "demo-58k": dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128,
+                     vocab_size=512),
 }
 
 
