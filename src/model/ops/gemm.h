@@ -24,6 +24,20 @@ void gemm(float* c, const float* a, const float* b, std::int64_t m, std::int64_t
           Transpose transpose_a, Transpose transpose_b, float alpha, float beta, std::int64_t lda, std::int64_t ldb,
           std::int64_t ldc);
 
+// The same product, split into a fixed grid of C tiles (256 × 512, set by the
+// shape alone) run as OpenMP tasks, each one single-threaded gemm (OpenBLAS
+// does not thread inside an active parallel region). Why not the library's
+// own threading: OpenBLAS barely uses a second thread on the thin products of
+// small models (a 2048 × 64 × 64 linear ran 0.28 ms on 1 thread and 0.25 ms
+// on 2; the demo-166k step went from 25–26 to 20 ms on 2 threads with this).
+// A product that fits one tile runs as plain gemm() on the library's threads,
+// whose split may depend on the thread count: results are reproducible for a
+// given thread count, not bit-identical across thread counts (tests compare
+// 1 and 3 threads within the parity tolerances).
+void gemm_parallel(float* c, const float* a, const float* b, std::int64_t m, std::int64_t n, std::int64_t k,
+                   Transpose transpose_a, Transpose transpose_b, float alpha, float beta, std::int64_t lda,
+                   std::int64_t ldb, std::int64_t ldc);
+
 // Which library gemm() runs on: llcpress::gemm_library() (core/version.h).
 
 }  // namespace llcpress::ops
