@@ -273,15 +273,18 @@ TEST(Pipeline, KilledRankLosesNoFinishedShardAndRerunCompletes) {
   fs::remove_all(dir);
   const fs::path job = write_job(dir, tiny_job(dir / "unused", suite_models()));
   const fs::path reference = dir / "reference", killed = dir / "killed";
-  ASSERT_EQ(0, run(mpirun(2, "run " + job.string() + " --llc.draws=200 --job.output=" + reference.string()),
+  ASSERT_EQ(0, run(mpirun(2, "run " + job.string() + " --llc.draws=2000 --job.output=" + reference.string()),
                    dir / "reference.log"))
       << read_text(dir / "reference.log");
   ASSERT_EQ(0, run(kExe + " gather " + reference.string(), dir / "gather_reference.log"))
       << read_text(dir / "gather_reference.log");
 
   // Start the run in the background and kill -9 one rank once a few shards are done.
+  // The LLC shards get 2000 draws so that each takes long enough (~1 s) that the
+  // surviving rank cannot finish the remaining ones while mpiexec tears the job
+  // down; at 200 draws the faster model let it complete all 20 shards first.
   const std::string command = "exec env " +
-                              mpirun(2, "run " + job.string() + " --llc.draws=200 --job.output=" + killed.string()) +
+                              mpirun(2, "run " + job.string() + " --llc.draws=2000 --job.output=" + killed.string()) +
                               " > '" + (dir / "killed.log").string() + "' 2>&1";
   const char* argv[] = {"/bin/sh", "-c", command.c_str(), nullptr};
   pid_t mpiexec = 0;
