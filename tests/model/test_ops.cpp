@@ -305,6 +305,27 @@ std::vector<double> attention_reference(const std::vector<double>& qkv, int batc
   return out;
 }
 
+// Runs attention forward and backward with 1 and 3 threads and checks the
+// output, the log-sum-exp and d_qkv against double-precision references.
+// Outputs start as garbage (77, 99) so that an element never written fails.
+void expect_attention_matches(const std::vector<float>& qkv, const std::vector<float>& d_out,
+                              const std::vector<double>& expected, const std::vector<double>& expected_lse,
+                              const std::vector<double>& d_expected, int batch, int seq_len, int heads, int head_dim,
+                              int workspace_seq_len) {
+  const int hidden = heads * head_dim;
+  with_thread_counts([&] {
+    ops::AttentionWorkspace workspace(workspace_seq_len);
+    std::vector<float> out(batch * seq_len * hidden, 77.0f), lse(batch * heads * seq_len, 77.0f);
+    ops::attention_forward(out.data(), lse.data(), qkv.data(), batch, seq_len, heads, head_dim, workspace);
+    EXPECT_LE(max_relative_error(out, expected), kOpTolerance);
+    EXPECT_LE(max_relative_error(lse, expected_lse), kOpTolerance);
+    std::vector<float> d_qkv(qkv.size(), 99.0f);
+    ops::attention_backward(d_qkv.data(), d_out.data(), out.data(), lse.data(), qkv.data(), batch, seq_len, heads,
+                            head_dim, workspace);
+    EXPECT_LE(max_relative_error(d_qkv, d_expected), kOpTolerance);
+  });
+}
+
 TEST(Ops, AttentionForwardAndBackward) {
   // seq_len 67 spans two query blocks (kQueryBlock = 64), the second partial.
   const int batch = 2, seq_len = 67, heads = 2, head_dim = 4;
@@ -334,17 +355,7 @@ TEST(Ops, AttentionForwardAndBackward) {
       for (int t = 0; t < seq_len; ++t)
         for (int c = 0; c < 3 * head_dim; ++c) d_expected[column(t, c)] = gradient[t * 3 * head_dim + c];
     }
-  with_thread_counts([&] {
-    ops::AttentionWorkspace workspace(seq_len);
-    std::vector<float> out(batch * seq_len * hidden), lse(batch * heads * seq_len);
-    ops::attention_forward(out.data(), lse.data(), qkv.data(), batch, seq_len, heads, head_dim, workspace);
-    EXPECT_LE(max_relative_error(out, expected), kOpTolerance);
-    EXPECT_LE(max_relative_error(lse, expected_lse), kOpTolerance);
-    std::vector<float> d_qkv(qkv.size(), 99.0f);  // fully overwritten
-    ops::attention_backward(d_qkv.data(), d_out.data(), out.data(), lse.data(), qkv.data(), batch, seq_len, heads,
-                            head_dim, workspace);
-    EXPECT_LE(max_relative_error(d_qkv, d_expected), kOpTolerance);
-  });
+  expect_attention_matches(qkv, d_out, expected, expected_lse, d_expected, batch, seq_len, heads, head_dim, seq_len);
 }
 
 TEST(Ops, AttentionWithShorterSequenceThanWorkspace) {
@@ -420,17 +431,8 @@ TEST(Ops, AttentionMatchesAnalyticReferenceAtLargerHeads) {
     const auto expected = attention_reference(to_double(qkv), batch, seq_len, heads, head_dim, &expected_lse);
     const auto d_expected =
         attention_backward_reference(to_double(qkv), to_double(d_out), batch, seq_len, heads, head_dim);
-    with_thread_counts([&] {
-      ops::AttentionWorkspace workspace(seq_len + 5);
-      std::vector<float> out(batch * seq_len * hidden, 77.0f), lse(batch * heads * seq_len, 77.0f);
-      ops::attention_forward(out.data(), lse.data(), qkv.data(), batch, seq_len, heads, head_dim, workspace);
-      EXPECT_LE(max_relative_error(out, expected), kOpTolerance);
-      EXPECT_LE(max_relative_error(lse, expected_lse), kOpTolerance);
-      std::vector<float> d_qkv(qkv.size(), 99.0f);  // fully overwritten
-      ops::attention_backward(d_qkv.data(), d_out.data(), out.data(), lse.data(), qkv.data(), batch, seq_len, heads,
-                              head_dim, workspace);
-      EXPECT_LE(max_relative_error(d_qkv, d_expected), kOpTolerance);
-    });
+    expect_attention_matches(qkv, d_out, expected, expected_lse, d_expected, batch, seq_len, heads, head_dim,
+                             seq_len + 5);
   }
 }
 

@@ -193,39 +193,33 @@ TEST(Pipeline, SameResultsWithOneTwoAndThreeRanks) {
   }
   ASSERT_FALSE(llc_shard.empty());
   ASSERT_FALSE(quant_shard.empty());
-  {
-    const io::File shard = io::File::open_read_only(dir / "out1" / llc_shard);
+  // Runs `llcpress <command_line> --seed <shard seed> --checkpoint <shard checkpoint> --out FILE` and compares
+  // FILE's `command_group` with the shard's result.
+  auto expect_command_equals_shard = [&](const std::string& shard_file, const std::string& name,
+                                         const std::string& command_line, const std::string& command_group) {
+    const io::File shard = io::File::open_read_only(dir / "out1" / shard_file);
     const std::string seed = shard.root().attribute<std::string>("shard_seed");
     const std::string checkpoint = shard.root().attribute<std::string>("checkpoint");
-    const fs::path out = dir / "llc_command.h5";
-    ASSERT_EQ(0, run("OMP_NUM_THREADS=1 " + kExe + " llc --checkpoint " + checkpoint + " --data " +
-                         (kSuite / "data/train").string() +
-                         " --seq-len 16 --sequences 0:64 --batch 4 --chains 2 --draws 8 --init-batches 2 --threads 1"
-                         " --seed " +
+    const fs::path out = dir / (name + "_command.h5"), log = dir / (name + "_command.log");
+    ASSERT_EQ(0, run("OMP_NUM_THREADS=1 " + kExe + " " + command_line + " --checkpoint " + checkpoint + " --seed " +
                          seed + " --out " + out.string(),
-                     dir / "llc_command.log"))
-        << read_text(dir / "llc_command.log");
+                     log))
+        << read_text(log);
     const io::File command = io::File::open_read_only(out);
-    EXPECT_GT(expect_same_datasets(command.root().open_group("llc"), shard.root().open_group("result"), "llc vs shard"),
+    EXPECT_GT(expect_same_datasets(command.root().open_group(command_group), shard.root().open_group("result"),
+                                   name + " vs shard"),
               5);
-  }
-  {
-    const io::File shard = io::File::open_read_only(dir / "out1" / quant_shard);
-    const std::string seed = shard.root().attribute<std::string>("shard_seed");
-    const std::string checkpoint = shard.root().attribute<std::string>("checkpoint");
-    const fs::path out = dir / "sweep_command.h5";
-    ASSERT_EQ(0, run("OMP_NUM_THREADS=1 " + kExe + " sweep --method quant --checkpoint " + checkpoint + " --data " +
-                         (kSuite / "data/heldout").string() +
-                         " --seq-len 16 --sequences 0:8 --batch 4 --eps 0.01,0.03,0.1 --clip-search-evaluations 3"
-                         " --threads 1 --seed " +
-                         seed + " --out " + out.string(),
-                     dir / "sweep_command.log"))
-        << read_text(dir / "sweep_command.log");
-    const io::File command = io::File::open_read_only(out);
-    EXPECT_GT(
-        expect_same_datasets(command.root().open_group("result"), shard.root().open_group("result"), "sweep vs shard"),
-        5);
-  }
+  };
+  expect_command_equals_shard(llc_shard, "llc",
+                              "llc --data " + (kSuite / "data/train").string() +
+                                  " --seq-len 16 --sequences 0:64 --batch 4 --chains 2 --draws 8 --init-batches 2"
+                                  " --threads 1",
+                              "llc");
+  expect_command_equals_shard(quant_shard, "sweep",
+                              "sweep --method quant --data " + (kSuite / "data/heldout").string() +
+                                  " --seq-len 16 --sequences 0:8 --batch 4 --eps 0.01,0.03,0.1"
+                                  " --clip-search-evaluations 3 --threads 1",
+                              "result");
 }
 
 // Descendant processes of `pid` named llcpress (the ranks under mpiexec).

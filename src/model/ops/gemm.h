@@ -29,7 +29,7 @@ void gemm(float* c, const float* a, const float* b, std::int64_t m, std::int64_t
 // does not thread inside an active parallel region). Why not the library's
 // own threading: OpenBLAS barely uses a second thread on the thin products of
 // small models (a 2048 × 64 × 64 linear ran 0.28 ms on 1 thread and 0.25 ms
-// on 2; the demo-166k step went from 25–26 to 20 ms on 2 threads with this).
+// on 2; the demo-166k step went from 25–26 to 19.7 ms on 2 threads with this).
 // A product that fits one tile runs as plain gemm() on the library's threads,
 // whose split may depend on the thread count: results are reproducible for a
 // given thread count, not bit-identical across thread counts (tests compare
