@@ -233,8 +233,20 @@ assert failed == [3], f"not-done shards {failed}, expected [3]"
 assert states[3][0] == "failed" and "outside the vocabulary" in states[3][1], states[3]
 print("status: shards 0-2 done, shard 3 failed:", states[3][1][:80])
 EOF
-reason=$(timeout 5 squeue -h -j "$gather0" -o %r)
-[ "$reason" = "DependencyNeverSatisfied" ] || fail "gather $gather0 should wait forever behind the failed array, squeue says '$reason'"
+# slurmctld marks the dependency DependencyNeverSatisfied on its next
+# scheduling pass after the array ends (about 2 s later; until then squeue says
+# "Dependency"), so one read right after the array races it: poll, with a bound
+# of 30 s (15 passes at sched_interval=1 plus the main loop's own period).
+reason='' deadline=$((SECONDS + 30))
+while [ "$SECONDS" -lt "$deadline" ]; do
+  reason=$(timeout 5 squeue -h -j "$gather0" -o %r)
+  [ "$reason" = "DependencyNeverSatisfied" ] && break
+  case "$reason" in
+    Dependency | None | "") sleep 0.2 ;;  # not yet evaluated: wait for the pass
+    *) break ;;  # any other reason is a wrong answer, not a race
+  esac
+done
+[ "$reason" = "DependencyNeverSatisfied" ] || fail "gather $gather0 should wait forever behind the failed array, squeue says '$reason' (polled for up to 30 s)"
 echo "gather $gather0 held: $reason"
 
 echo "== fix the held-out tokens, rerun --slurm"
