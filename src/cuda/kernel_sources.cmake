@@ -1,0 +1,11 @@
+# The kernels of the CUDA backend (cuda-kernels): listed once, built by
+# src/cuda/CMakeLists.txt with nvcc and by tests/cuda/CMakeLists.txt as host
+# C++ under the CPU emulation (src/cuda/emulation).
+set(LLCPRESS_CUDA_KERNEL_SOURCES
+  gelu.cu
+  layernorm.cu
+  cross_entropy.cu
+  sampler_step.cu)
+# Host C++ that drives kernels (C++20: slt/ headers), built into both libraries.
+set(LLCPRESS_CUDA_KERNEL_HOST_SOURCES
+  sampler.cpp)
