@@ -53,10 +53,9 @@ void gelu_forward(float* output, const float* input, std::int64_t count, GeluKin
   if (count <= 0) return;
   if (kind == GeluKind::Erf)
     LLC_LAUNCH(elementwise_blocks(count), kThreads, 0, kernel_stream(), gelu_forward_kernel<true>)
-    (output, input, count);
-  else
-    LLC_LAUNCH(elementwise_blocks(count), kThreads, 0, kernel_stream(), gelu_forward_kernel<false>)
-    (output, input, count);
+  (output, input, count);
+  else LLC_LAUNCH(elementwise_blocks(count), kThreads, 0, kernel_stream(), gelu_forward_kernel<false>)(output, input,
+                                                                                                       count);
   LLC_CHECK_LAUNCH();
 }
 
@@ -64,10 +63,9 @@ void gelu_backward(float* d_input, const float* d_output, const float* input, st
   if (count <= 0) return;
   if (kind == GeluKind::Erf)
     LLC_LAUNCH(elementwise_blocks(count), kThreads, 0, kernel_stream(), gelu_backward_kernel<true>)
-    (d_input, d_output, input, count);
-  else
-    LLC_LAUNCH(elementwise_blocks(count), kThreads, 0, kernel_stream(), gelu_backward_kernel<false>)
-    (d_input, d_output, input, count);
+  (d_input, d_output, input, count);
+  else LLC_LAUNCH(elementwise_blocks(count), kThreads, 0, kernel_stream(), gelu_backward_kernel<false>)(
+      d_input, d_output, input, count);
   LLC_CHECK_LAUNCH();
 }
 

@@ -5,7 +5,11 @@ set(LLCPRESS_CUDA_KERNEL_SOURCES
   gelu.cu
   layernorm.cu
   cross_entropy.cu
-  sampler_step.cu)
+  sampler_step.cu
+  embedding.cu
+  rotary.cu
+  linear_bias.cu
+  attention.cu)
 # Host C++ that drives kernels (C++20: slt/ headers), built into both libraries.
 set(LLCPRESS_CUDA_KERNEL_HOST_SOURCES
   sampler.cpp)

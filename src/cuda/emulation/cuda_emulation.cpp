@@ -197,6 +197,13 @@ void sync_threads() {
   wait_at(g_block->block_barrier, g_block->live);
 }
 
+void sync_warp() {
+  if (g_block == nullptr) throw EmulationError("CUDA emulation: __syncwarp outside a kernel");
+  BlockState& block = *g_block;
+  const int warp = block.fibers[block.current].warp;
+  wait_at(block.warp_barriers[warp], block.warp_live[warp]);
+}
+
 std::uint64_t warp_exchange(std::uint64_t bits, int source_lane) {
   if (g_block == nullptr) throw EmulationError("CUDA emulation: a warp shuffle outside a kernel");
   BlockState& block = *g_block;

@@ -69,6 +69,7 @@ void launch(dim3 grid, dim3 block, std::size_t dynamic_shared_bytes, const std::
 
 void* dynamic_shared_memory();
 void sync_threads();
+void sync_warp();
 // Exchanges `bits` among the current warp's lanes; returns lane `source_lane`'s
 // value (or the caller's own when source_lane is outside the warp).
 std::uint64_t warp_exchange(std::uint64_t bits, int source_lane);
@@ -99,6 +100,7 @@ inline int lane_id() {
 constexpr int warpSize = 32;
 
 inline void __syncthreads() { ::llcpress::cuda::emulation::sync_threads(); }
+inline void __syncwarp(unsigned /*mask*/ = 0xffffffffu) { ::llcpress::cuda::emulation::sync_warp(); }
 
 // Shuffles: the mask must name every live lane of the warp (the kernels here
 // always pass the full mask); a partial warp is a deadlock in the emulation.
@@ -155,6 +157,10 @@ cudaError_t cudaMalloc(T** pointer, std::size_t bytes) {
   return cudaMalloc(reinterpret_cast<void**>(pointer), bytes);
 }
 cudaError_t cudaFree(void* pointer);
+inline cudaError_t cudaMallocAsync(void** pointer, std::size_t bytes, cudaStream_t) {
+  return cudaMalloc(pointer, bytes);
+}
+inline cudaError_t cudaFreeAsync(void* pointer, cudaStream_t) { return cudaFree(pointer); }
 inline cudaError_t cudaMemcpy(void* destination, const void* source, std::size_t bytes, cudaMemcpyKind) {
   if (bytes > 0) std::memmove(destination, source, bytes);
   return cudaSuccess;
