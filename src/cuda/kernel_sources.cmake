@@ -9,7 +9,10 @@ set(LLCPRESS_CUDA_KERNEL_SOURCES
   embedding.cu
   rotary.cu
   linear_bias.cu
-  attention.cu)
+  attention.cu
+  quantize.cu
+  gaussian_noise.cu
+  prune.cu)
 # Host C++ that drives kernels (C++20: slt/ headers), built into both libraries.
 set(LLCPRESS_CUDA_KERNEL_HOST_SOURCES
   sampler.cpp)

@@ -51,21 +51,12 @@ TEST_P(CudaAttention, ForwardAndBackwardMatchCpu) {
 // rescales when a later tile holds a larger score); head
 // dimensions 16 (Pythia-14m is 32), 64 (Pythia-160m/410m) and 80 (Pythia-2.8b,
 // not a multiple of 32: lanes with a missing feature).
-INSTANTIATE_TEST_SUITE_P(Shapes, CudaAttention,
-                         ::testing::Values(Shape{1, 70, 1, 16}, Shape{1, 40, 1, 64}, Shape{1, 9, 1, 80}),
-                         [](const auto& info) {
-                           // Appended piece by piece: GCC 12 warns (-Wrestrict, a false
-                           // positive) on "literal" + std::to_string(...).
-                           std::string name = "b";
-                           name += std::to_string(info.param.batch);
-                           name += "_t";
-                           name += std::to_string(info.param.seq_len);
-                           name += "_h";
-                           name += std::to_string(info.param.heads);
-                           name += "_d";
-                           name += std::to_string(info.param.head_dim);
-                           return name;
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    Shapes, CudaAttention, ::testing::Values(Shape{1, 70, 1, 16}, Shape{1, 40, 1, 64}, Shape{1, 9, 1, 80}),
+    [](const auto& info) {
+      return test_name(
+          {{"b", info.param.batch}, {"t", info.param.seq_len}, {"h", info.param.heads}, {"d", info.param.head_dim}});
+    });
 
 TEST(CudaAttention, RefusesHeadDimensionsBeyondTheKernel) {
   LLC_SKIP_WITHOUT_DEVICE();

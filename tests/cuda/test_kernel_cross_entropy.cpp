@@ -84,8 +84,7 @@ TEST_P(CudaCrossEntropy, BackwardMatchesCpuAlsoInPlace) {
 // partial last pass of the 256-thread strides; 50304: Pythia's vocabulary.
 INSTANTIATE_TEST_SUITE_P(Shapes, CudaCrossEntropy, ::testing::Values(Shape{13, 3001}, Shape{3, 50304}),
                          [](const auto& info) {
-                           return "rows" + std::to_string(info.param.rows) + "_vocab" +
-                                  std::to_string(info.param.vocab);
+                           return test_name({{"rows", info.param.rows}, {"vocab", info.param.vocab}});
                          });
 
 }  // namespace

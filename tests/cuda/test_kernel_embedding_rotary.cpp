@@ -102,12 +102,11 @@ TEST_P(CudaRotary, ForwardAndBackwardMatchCpu) {
 }
 
 // Pythia's partial rotary (rotary_pct 0.25: 16 of 64) and a full one.
-INSTANTIATE_TEST_SUITE_P(Shapes, CudaRotary,
-                         ::testing::Values(RotaryShape{2, 11, 3, 64, 16}, RotaryShape{1, 7, 2, 32, 32}),
-                         [](const auto& info) {
-                           return "heads" + std::to_string(info.param.heads) + "_d" +
-                                  std::to_string(info.param.head_dim) + "_r" + std::to_string(info.param.rotary_dims);
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    Shapes, CudaRotary, ::testing::Values(RotaryShape{2, 11, 3, 64, 16}, RotaryShape{1, 7, 2, 32, 32}),
+    [](const auto& info) {
+      return test_name({{"heads", info.param.heads}, {"d", info.param.head_dim}, {"r", info.param.rotary_dims}});
+    });
 
 TEST(CudaLinearBias, ForwardAddsAndBackwardSumsColumns) {
   LLC_SKIP_WITHOUT_DEVICE();

@@ -73,8 +73,7 @@ TEST_P(CudaLayernorm, BackwardMatchesCpu) {
 // row counts that leave a partial block of 8 rows and a partial stride of 16.
 INSTANTIATE_TEST_SUITE_P(Shapes, CudaLayernorm, ::testing::Values(Shape{37, 128}, Shape{21, 200}, Shape{19, 768}),
                          [](const auto& info) {
-                           return "rows" + std::to_string(info.param.rows) + "_hidden" +
-                                  std::to_string(info.param.hidden);
+                           return test_name({{"rows", info.param.rows}, {"hidden", info.param.hidden}});
                          });
 
 }  // namespace

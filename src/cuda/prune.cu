@@ -1,0 +1,28 @@
+#include "cuda/kernel_launch.h"
+#include "cuda/prune.h"
+
+namespace llcpress::cuda {
+
+namespace {
+
+constexpr int kThreads = 256;
+
+__global__ void prune_kernel(float* out, std::int64_t count, float threshold, std::int64_t last_index) {
+  const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * blockDim.x;
+  for (std::int64_t i = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < count; i += stride) {
+    const float magnitude = fabsf(out[i]);
+    if (magnitude < threshold || (magnitude == threshold && i <= last_index)) out[i] = 0.0f;
+  }
+}
+
+}  // namespace
+
+void prune_magnitude_apply(float* out, std::int64_t count, float threshold, std::int64_t last_index) {
+  if (count <= 0 || last_index < 0) return;
+  const unsigned needed = blocks_for(count, kThreads);
+  LLC_LAUNCH(needed < 4096u ? needed : 4096u, kThreads, 0, kernel_stream(), prune_kernel)
+  (out, count, threshold, last_index);
+  LLC_CHECK_LAUNCH();
+}
+
+}  // namespace llcpress::cuda
