@@ -58,7 +58,8 @@ int status_main(int argc, char** argv) {
 }
 
 }  // namespace
-LLCPRESS_SUBCOMMAND("status", "show done / stale / bad / failed (with reason) / missing shards of a run; exit 3 unless all done",
+LLCPRESS_SUBCOMMAND("status",
+                    "show done / stale / bad / failed (with reason) / missing shards of a run; exit 3 unless all done",
                     status_main)
 
 }  // namespace llcpress::cli

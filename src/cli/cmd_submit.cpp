@@ -115,8 +115,9 @@ int rerun_main(int argc, char** argv) {
       "redo-stale", po::bool_switch(), "also resubmit stale shards (made with other settings than the plan)");
   po::positional_options_description positional;
   positional.add("output", 1);
-  auto values = parse_options("rerun", "OUT [--slurm [--dry-run] [--completion-log FILE]] [--redo-stale] [--shards LIST]", options,
-                              argc, argv, &positional);
+  auto values =
+      parse_options("rerun", "OUT [--slurm [--dry-run] [--completion-log FILE]] [--redo-stale] [--shards LIST]",
+                    options, argc, argv, &positional);
   if (!values) return 0;
   Plan plan = Plan::load((*values)["output"].as<std::string>());
   if (completion_log.empty()) completion_log = job_completion_log_path();

@@ -212,7 +212,8 @@ GatherSummary gather_results(const Plan& plan) {
       .add("step", shard_step, "steps", "training step of the checkpoint (-1 when the path has no step<k>)")
       .add("task", shard_task, "", "llc or a compression method")
       .add("checkpoint", shard_checkpoint, "", "checkpoint path")
-      .add("state", state, "", "done | stale | bad | failed | missing when gathered (only done shards are in the tables)")
+      .add("state", state, "",
+           "done | stale | bad | failed | missing when gathered (only done shards are in the tables)")
       .add("reason", reason, "", "failed: the recorded error; stale: the settings that differ; bad: why unreadable")
       .add("rank", rank, "", "MPI rank that wrote the shard (-1 unless done)")
       .add("wall_seconds", wall_seconds, "s", "wall time of the shard (NaN unless done)");

@@ -135,8 +135,7 @@ nlohmann::json JobSpec::resolved() const {
       const auto colon = text.find(':');
       if (colon == std::string::npos) continue;
       std::string paths;
-      for (const auto& part : split(text.substr(colon + 1), ','))
-        paths += (paths.empty() ? "" : ",") + absolute(part);
+      for (const auto& part : split(text.substr(colon + 1), ',')) paths += (paths.empty() ? "" : ",") + absolute(part);
       entry = text.substr(0, colon + 1) + paths;
     }
   }

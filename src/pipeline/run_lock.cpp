@@ -85,9 +85,8 @@ void RunDirectoryLock::lock_directory(bool exclusive, const std::string& command
   }
   if (error != 0) {
     const short holder = conflicting_type(fd_, type, 0);
-    const std::string who = holder == F_RDLCK
-                                ? "one or more `llcpress run --shards` processes (SLURM array tasks?)"
-                                : read_record(fd_);
+    const std::string who =
+        holder == F_RDLCK ? "one or more `llcpress run --shards` processes (SLURM array tasks?)" : read_record(fd_);
     LLC_THROW(IoError, std::filesystem::path(path_).parent_path().string(),
               "wait for it to finish (or stop it), or run into another output directory",
               "the run directory is in use by {}", who);
@@ -99,8 +98,8 @@ void RunDirectoryLock::lock_directory(bool exclusive, const std::string& command
                                    {"started_utc", io::utc_timestamp_now()}};
     const std::string text = record.dump() + "\n";
     // Best effort: the record only makes the refusal message of another run precise.
-    const bool written = ::ftruncate(fd_, 0) == 0 &&
-                         ::pwrite(fd_, text.data(), text.size(), 0) == static_cast<ssize_t>(text.size());
+    const bool written =
+        ::ftruncate(fd_, 0) == 0 && ::pwrite(fd_, text.data(), text.size(), 0) == static_cast<ssize_t>(text.size());
     if (!written) spdlog::debug("could not write the holder record into {}", path_);
   }
 }

@@ -10,8 +10,8 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <set>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "core/check_mpi.h"
 #include "core/rng.h"
@@ -275,8 +275,7 @@ std::vector<std::string> shards_made_stale_by(const Plan& next) {
   for (const auto& status : shard_statuses(current)) {
     if (status.state != ShardState::Done) continue;
     const Shard& shard = current.shards[status.id];
-    const std::string what =
-        fmt::format("shard {} ({} step {} {})", shard.id, shard.model, shard.step, shard.task);
+    const std::string what = fmt::format("shard {} ({} step {} {})", shard.id, shard.model, shard.step, shard.task);
     if (status.id >= static_cast<int>(next.shards.size())) {
       lines.push_back(what + ": no longer in the plan");
       continue;

@@ -62,8 +62,8 @@ struct RunOptions {
 
 struct RunSummary {
   int shards_attempted = 0, shards_done = 0, shards_failed = 0;  // on this rank
-  int shards_stale_kept = 0;                                      // rank 0: stale shards left as they are
-  int shards_claimed_elsewhere = 0;                               // being run by another process: skipped
+  int shards_stale_kept = 0;                                     // rank 0: stale shards left as they are
+  int shards_claimed_elsewhere = 0;                              // being run by another process: skipped
 };
 
 // Call between MPI_Init and MPI_Finalize on every rank. `lock` is this

@@ -45,7 +45,8 @@ namespace {
 
 void flatten(const nlohmann::json& value, const std::string& prefix, std::map<std::string, std::string>& out) {
   if (value.is_object()) {
-    for (const auto& [key, child] : value.items()) flatten(child, prefix.empty() || prefix == "keys" ? key : prefix + "." + key, out);
+    for (const auto& [key, child] : value.items())
+      flatten(child, prefix.empty() || prefix == "keys" ? key : prefix + "." + key, out);
   } else {
     out[prefix] = value.is_string() ? value.get<std::string>() : value.dump();
   }

@@ -5,12 +5,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <regex>
 #include <set>
-#include <cstring>
 #include <sstream>
 
 #include "core/check.h"
@@ -361,8 +361,8 @@ RerunDecision decide_slurm_rerun(const Plan& plan, const std::string& completion
   for (const auto& status : statuses) {
     if (!shard_needs_run(status.state, false, redo_stale)) {
       if (status.state == ShardState::Stale)
-        decision.explanations.push_back(fmt::format(
-            "shard {} stale ({}): not resubmitted without --redo-stale", status.id, status.reason));
+        decision.explanations.push_back(
+            fmt::format("shard {} stale ({}): not resubmitted without --redo-stale", status.id, status.reason));
       continue;
     }
     if (unfinished_in_flight.count(status.id)) {

@@ -47,8 +47,8 @@ void check_token_ids(const formats::MegatronDataset& dataset, const SequenceRang
       LLC_CHECK(tokens[position] >= 0 && tokens[position] < vocab, InputError, key,
                 "the tokens must come from the model's tokenizer (vocab_size in config.json); fix the dataset or "
                 "choose a range without this sequence",
-                "sequence {} of {} holds token {} at position {}, outside the vocabulary [0, {}) of the checkpoint",
-                i, prefix, tokens[position], position, vocab);
+                "sequence {} of {} holds token {} at position {}, outside the vocabulary [0, {}) of the checkpoint", i,
+                prefix, tokens[position], position, vocab);
   }
   if (cache_file.empty()) return;
   // A cache is an optimisation: failing to write it costs a scan next time, nothing more.
