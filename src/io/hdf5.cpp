@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <limits>
 #include <new>
@@ -385,6 +386,52 @@ void sync_to_disk(const fs::path& path, bool required) {
   if (descriptor >= 0) ::close(descriptor);
   LLC_CHECK(ok || !required, IoError, path.string(), "check the disk (full? read-only?) and rerun",
             "could not flush to disk: {}", std::strerror(saved_errno));
+}
+
+// Bob Jenkins' lookup3 hash (hashlittle, byte-wise, initial value 0): the
+// checksum HDF5 stores after every 1.8-format metadata object.
+std::uint32_t lookup3_checksum(const unsigned char* k, std::size_t length) {
+  auto rot = [](std::uint32_t x, int bits) { return (x << bits) | (x >> (32 - bits)); };
+  auto word = [](const unsigned char* p, std::size_t count) {  // little-endian, `count` <= 4 bytes
+    std::uint32_t value = 0;
+    for (std::size_t i = 0; i < count; ++i) value += static_cast<std::uint32_t>(p[i]) << (8 * i);
+    return value;
+  };
+  std::uint32_t a, b, c;
+  a = b = c = 0xdeadbeefu + static_cast<std::uint32_t>(length);
+  while (length > 12) {
+    a += word(k, 4), b += word(k + 4, 4), c += word(k + 8, 4);
+    a -= c, a ^= rot(c, 4), c += b, b -= a, b ^= rot(a, 6), a += c, c -= b, c ^= rot(b, 8), b += a;
+    a -= c, a ^= rot(c, 16), c += b, b -= a, b ^= rot(a, 19), a += c, c -= b, c ^= rot(b, 4), b += a;
+    length -= 12, k += 12;
+  }
+  if (length == 0) return c;
+  a += word(k, std::min<std::size_t>(length, 4));
+  if (length > 4) b += word(k + 4, std::min<std::size_t>(length - 4, 4));
+  if (length > 8) c += word(k + 8, length - 8);
+  c ^= b, c -= rot(b, 14), a ^= c, a -= rot(c, 11), b ^= a, b -= rot(a, 25), c ^= b, c -= rot(b, 16);
+  a ^= c, a -= rot(c, 4), b ^= a, b -= rot(a, 14), c ^= b, c -= rot(b, 24);
+  return c;
+}
+
+// HDF5 1.10.8's H5Fget_file_image clears the "open for writing" bit of a
+// version 2/3 superblock in the image but leaves the checksum computed with it
+// set, so the image does not open ("incorrect metadata checksum"). The
+// superblock is re-checksummed here when (and only when) its checksum is wrong.
+// Layout (HDF5 file format spec, superblock v2/v3): signature 8, version,
+// size of offsets O, size of lengths, flags, then 4 addresses of O bytes and
+// the 4-byte checksum of everything before it.
+void repair_superblock_checksum(std::vector<char>& image) {
+  auto* bytes = reinterpret_cast<unsigned char*>(image.data());
+  if (image.size() < 12 || std::memcmp(bytes, "\211HDF\r\n\032\n", 8) != 0) return;
+  if (bytes[8] != 2 && bytes[8] != 3) return;
+  const std::size_t covered = 12 + 4 * static_cast<std::size_t>(bytes[9]);
+  if (image.size() < covered + 4) return;
+  const std::uint32_t computed = lookup3_checksum(bytes, covered);
+  std::uint32_t stored = 0;
+  for (int i = 0; i < 4; ++i) stored |= static_cast<std::uint32_t>(bytes[covered + i]) << (8 * i);
+  if (stored == computed) return;
+  for (int i = 0; i < 4; ++i) bytes[covered + i] = static_cast<unsigned char>(computed >> (8 * i));
 }
 
 // Writes `bytes` as the whole content of `path` (an existing file, truncated).
@@ -1004,6 +1051,7 @@ void File::commit() {
     std::vector<char> image(static_cast<std::size_t>(size));  // [size] bytes of the HDF5 file
     LLC_CHECK_HDF5_HINT(H5Fget_file_image(file_.get(), image.data(), image.size()), final_path_.string(),
                         "out of memory?");
+    repair_superblock_checksum(image);
     // Closing a core file without a backing store writes nothing, so it cannot fail on the disk.
     LLC_CHECK_HDF5_HINT(H5Fclose(file_.release()), final_path_.string(), "the file was not committed");
     write_whole_file(write_path_, image);

@@ -135,7 +135,10 @@ nlohmann::json JobSpec::resolved() const {
       const auto colon = text.find(':');
       if (colon == std::string::npos) continue;
       std::string paths;
-      for (const auto& part : split(text.substr(colon + 1), ',')) paths += (paths.empty() ? "" : ",") + absolute(part);
+      for (const auto& part : split(text.substr(colon + 1), ',')) {
+        if (!paths.empty()) paths += ',';
+        paths += absolute(part);
+      }
       entry = text.substr(0, colon + 1) + paths;
     }
   }
@@ -165,11 +168,21 @@ namespace {
 
 // load_job and load_job_from_resolved: `config` holds INI text (possibly
 // empty), `overrides` command-line tokens that take precedence over it.
-JobSpec parse_job(std::istream& config, const std::string& path, const std::vector<std::string>& overrides) {
+// `preset`: key -> value pairs stored as they are, before everything else
+// (load_job_from_resolved; no command-line syntax in between, so an empty or
+// '-'-led value needs no quoting).
+JobSpec parse_job(std::istream& config, const std::string& path, const std::vector<std::string>& overrides,
+                  const std::vector<po::option>& preset = {}) {
   po::options_description options = job_options();
   JobSpec job;
   job.path = path;
   try {
+    if (!preset.empty()) {
+      po::parsed_options parsed(&options);
+      parsed.options = preset;
+      reject_negative_unsigned(parsed, path);
+      po::store(parsed, job.values);
+    }
     // Command-line overrides are stored first: Boost keeps the first value stored.
     if (!overrides.empty()) {
       auto parsed = po::command_line_parser(overrides).options(options).run();
@@ -293,20 +306,21 @@ JobSpec load_job(const std::string& path, const std::vector<std::string>& overri
 
 JobSpec load_job_from_resolved(const nlohmann::json& resolved, const std::string& where) {
   LLC_CHECK(resolved.is_object(), InputError, where, "re-run `llcpress plan JOB.ini`", "no resolved job settings");
-  // Every key as a command-line token; doubles print with round-trip precision.
-  std::vector<std::string> tokens;
+  // Every key with its value as text (doubles print with round-trip precision);
+  // a list becomes one value per element, as a repeated key would.
+  std::vector<po::option> preset;
   for (const auto& [key, value] : resolved.items()) {
     if (key == "job.path") continue;
+    std::vector<std::string> texts;
     if (value.is_array()) {
-      for (const auto& element : value) tokens.push_back("--" + key + "=" + element.get<std::string>());
-    } else if (value.is_string()) {
-      tokens.push_back("--" + key + "=" + value.get<std::string>());
+      for (const auto& element : value) texts.push_back(element.get<std::string>());
     } else {
-      tokens.push_back("--" + key + "=" + value.dump());
+      texts.push_back(value.is_string() ? value.get<std::string>() : value.dump());
     }
+    for (const auto& text : texts) preset.emplace_back(key, std::vector<std::string>{text});
   }
   std::istringstream no_file;
-  JobSpec job = parse_job(no_file, where, tokens);
+  JobSpec job = parse_job(no_file, where, {}, preset);
   job.path = resolved.value("job.path", std::string());
   return job;
 }

@@ -319,7 +319,10 @@ void remove_leftover_temporaries(const Plan& plan, int id) {
 
 std::string id_list(const std::vector<int>& ids) {
   std::string text;
-  for (int id : ids) text += (text.empty() ? "" : ",") + std::to_string(id);
+  for (int id : ids) {
+    if (!text.empty()) text += ',';
+    text += std::to_string(id);
+  }
   return text;
 }
 
