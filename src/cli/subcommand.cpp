@@ -1,5 +1,7 @@
 #include "cli/subcommand.h"
 
+#include <omp.h>
+
 #include <charconv>
 #include <iostream>
 
@@ -66,6 +68,17 @@ std::optional<po::variables_map> parse_options(const std::string& subcommand, co
     throw ConfigError(error.what(), "llcpress " + subcommand, "run `llcpress " + subcommand + " --help`");
   }
   return values;
+}
+
+void add_threads_option(po::options_description& options) {
+  options.add_options()("threads", po::value<int>()->default_value(0),
+                        "OpenMP threads (0: OMP_NUM_THREADS or all cores)");
+}
+
+void apply_threads_option(const po::variables_map& values) {
+  const int threads = values["threads"].as<int>();
+  LLC_CHECK(threads >= 0, ConfigError, "--threads", "use 0 (default) or a positive count", "{} is negative", threads);
+  if (threads > 0) omp_set_num_threads(threads);
 }
 
 void print_json(const nlohmann::json& value) { std::cout << value.dump(2) << std::endl; }

@@ -8,6 +8,7 @@
 
 #include "core/check.h"
 #include "pipeline/slurm.h"
+#include "pipeline/task_options.h"
 
 namespace llcpress {
 
@@ -41,6 +42,10 @@ const TaskKind* find_task_kind(const std::string& name) {
 
 po::options_description job_options() {
   po::options_description options("Job file keys");
+  // Two task keys live in shared sections; their defaults come from the task option tables.
+  const int batch_default = std::get<int>(llc_option_table().find("batch")->get(llc_option_table().defaults()));
+  const std::string eps_default =
+      option_text(compression_option_table().find("eps")->get(compression_option_table().defaults()));
   // clang-format off
   options.add_options()
     ("job.name", po::value<std::string>()->default_value("job"), "name recorded in outputs and SLURM job names")
@@ -52,7 +57,7 @@ po::options_description job_options() {
     ("data.prefix", po::value<std::string>(), "Megatron dataset prefix (PREFIX.idx / PREFIX.bin) for SGLD batches")
     ("data.heldout_prefix", po::value<std::string>(), "Megatron dataset prefix for the held-out evaluation (default: data.prefix)")
     ("data.seq_len", po::value<int>(), "tokens per sequence fed to the model (T; each window reads T+1 tokens)")
-    ("data.batch", po::value<int>()->default_value(8), "sequences per batch (SGLD minibatch and evaluation chunk)")
+    ("data.batch", po::value<int>()->default_value(batch_default), "sequences per batch (SGLD minibatch and evaluation chunk)")
     ("data.sgld_sequences", po::value<std::string>(), "A:B — the sequences SGLD minibatches are drawn from")
     ("data.eval_sequences", po::value<std::string>(), "A:B — the fixed held-out sequences every loss evaluation uses")
     ("models.model", po::value<std::vector<std::string>>()->composing(), "NAME:PATTERN[,PATTERN...] (repeat per model)")
@@ -60,7 +65,7 @@ po::options_description job_options() {
     ("models.heldout", po::value<std::vector<std::string>>()->composing(), "NAME:PREFIX — this model's held-out dataset instead of data.heldout_prefix")
     ("llc.enabled", po::value<bool>()->default_value(true), "run the LLC task on every checkpoint")
     ("compress.methods", po::value<std::string>()->default_value(""), "comma-separated compression methods")
-    ("compress.eps", po::value<std::string>()->default_value("0.3,0.5,0.7"), "loss-increase tolerances ε (nats)");
+    ("compress.eps", po::value<std::string>()->default_value(eps_default), "loss-increase tolerances ε (nats)");
   // clang-format on
   add_slurm_options(options);
   for (const auto& kind : task_kinds())
