@@ -123,11 +123,23 @@ OptionValue field_value(const Field& field, OptionType type) {
   }
 }
 
+// An entry whose get/set the caller fills in (fields that need parsing, e.g. an enum from its name).
+template <typename Target>
+Option<Target> custom_option(std::string key, OptionType type, std::string unit, std::string help, std::string field) {
+  Option<Target> option;
+  option.key = std::move(key);
+  option.type = type;
+  option.unit = std::move(unit);
+  option.help = std::move(help);
+  option.field = std::move(field);
+  return option;
+}
+
 // An entry bound to a field through `access` (Target& -> Field&).
 template <typename Target, typename Access>
 Option<Target> field_option(std::string key, OptionType type, std::string unit, std::string help, std::string field,
                             Access access) {
-  Option<Target> option{key, type, std::move(unit), std::move(help), std::move(field), {}, {}};
+  Option<Target> option = custom_option<Target>(key, type, std::move(unit), std::move(help), std::move(field));
   option.get = [access, type](const Target& target) {
     Target copy = target;
     return field_value(access(copy), type);

@@ -17,20 +17,17 @@ OptionTable<LlcConfig> make_llc_table() {
   table.section = "llc";
   table.summary = "local learning coefficient (SGLD / RMSprop-SGLD), docs/llc.md";
 
-  Llc sampler{"sampler", T::Text, "", "sgld or rmsprop-sgld", "LlcConfig::sampler.kind", {}, {}};
+  Llc sampler = custom_option<LlcConfig>("sampler", T::Text, "", "sgld or rmsprop-sgld", "LlcConfig::sampler.kind");
   sampler.get = [](const LlcConfig& c) { return OptionValue{std::string(slt::sampler_kind_name(c.sampler.kind))}; };
   sampler.set = [](LlcConfig& c, const OptionValue& v) {
     c.sampler.kind = slt::parse_sampler_kind(std::get<std::string>(v));
   };
 
-  Llc mask{"mask",
-           T::TextList,
-           "",
-           "sample only these tensors (comma-separated, repeatable): all | layer:N | attention | mlp | "
-           "layer:N:attention | layer:N:mlp | role:R | a glob on tensor names | !SELECTOR excludes (empty: all)",
-           "LlcConfig::mask",
-           {},
-           {}};
+  Llc mask = custom_option<LlcConfig>(
+      "mask", T::TextList, "",
+      "sample only these tensors (comma-separated, repeatable): all | layer:N | attention | mlp | "
+      "layer:N:attention | layer:N:mlp | role:R | a glob on tensor names | !SELECTOR excludes (empty: all)",
+      "LlcConfig::mask");
   mask.get = [](const LlcConfig& c) { return OptionValue{c.mask}; };
   mask.set = [](LlcConfig& c, const OptionValue& v) {
     c.mask = slt::split_mask_selectors(std::get<std::vector<std::string>>(v));
@@ -134,8 +131,9 @@ OptionTable<SweepConfig> make_compression_table() {
   table.section = "compress";
   table.summary = "critical compression of one method (quant, svd, noise, prune, lattice, ...), docs/compression.md";
 
-  Sweep eps{"eps", T::Text, "nats/token", "loss-increase tolerances ε, comma-separated (sorted, deduplicated)",
-            "SweepConfig::epsilons", {}, {}};
+  Sweep eps = custom_option<SweepConfig>("eps", T::Text, "nats/token",
+                                         "loss-increase tolerances ε, comma-separated (sorted, deduplicated)",
+                                         "SweepConfig::epsilons");
   eps.get = [](const SweepConfig& c) { return OptionValue{join_numbers(c.epsilons)}; };
   eps.set = [](SweepConfig& c, const OptionValue& v) {
     c.epsilons = compress::parse_epsilons(std::get<std::string>(v), "eps");
@@ -143,16 +141,17 @@ OptionTable<SweepConfig> make_compression_table() {
   eps.job_key = "compress.eps";
   eps.job_note = "one list for every method";
 
-  Sweep tensors{"tensors", T::Text, "",
-                "compressed tensors: comma list of linear, embedding, unembedding, norm, bias, all",
-                "SweepConfig::options.tensors", {}, {}};
+  Sweep tensors = custom_option<SweepConfig>(
+      "tensors", T::Text, "", "compressed tensors: comma list of linear, embedding, unembedding, norm, bias, all",
+      "SweepConfig::options.tensors");
   tensors.get = [](const SweepConfig& c) { return OptionValue{c.options.tensors.to_string()}; };
   tensors.set = [](SweepConfig& c, const OptionValue& v) {
     c.options.tensors = compress::TensorSelection::parse(std::get<std::string>(v), "tensors");
   };
 
-  Sweep scope{"prune_scope", T::Text, "", "prune: rank magnitudes per tensor or over all selected tensors (tensor|global)",
-              "SweepConfig::options.prune_global", {}, {}};
+  Sweep scope = custom_option<SweepConfig>(
+      "prune_scope", T::Text, "", "prune: rank magnitudes per tensor or over all selected tensors (tensor|global)",
+      "SweepConfig::options.prune_global");
   scope.get = [](const SweepConfig& c) {
     return OptionValue{std::string(c.options.prune_global ? "global" : "tensor")};
   };
