@@ -2,10 +2,10 @@
 // The LLC estimator on a model whose learning coefficient is known: λ̂ ± std
 // against the true λ; with --grid a sweep over ε (and nβ) that shows where the
 // estimate is stable — the place to choose ε before running on a language model.
+#include <omp.h>
+
 #include <iostream>
 #include <sstream>
-
-#include <omp.h>
 
 #include "cli/subcommand.h"
 #include "core/check.h"

@@ -80,7 +80,7 @@ struct JobSpec {
   std::vector<ModelSpec> models;
   bool llc_enabled = true;
   std::vector<std::string> methods;  // compression task names, in the order given
-  std::vector<double> eps;  // compress.eps
+  std::vector<double> eps;           // compress.eps
 
   // Every key with its resolved value (defaults included), as read.
   po::variables_map values;

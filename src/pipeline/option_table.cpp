@@ -8,12 +8,18 @@ namespace llcpress {
 
 const char* option_type_name(OptionType type) {
   switch (type) {
-    case OptionType::Flag: return "bool";
-    case OptionType::Integer: return "int";
-    case OptionType::Seed: return "uint64";
-    case OptionType::Real: return "real";
-    case OptionType::Text: return "text";
-    case OptionType::TextList: return "list";
+    case OptionType::Flag:
+      return "bool";
+    case OptionType::Integer:
+      return "int";
+    case OptionType::Seed:
+      return "uint64";
+    case OptionType::Real:
+      return "real";
+    case OptionType::Text:
+      return "text";
+    case OptionType::TextList:
+      return "list";
   }
   return "?";
 }
@@ -62,11 +68,16 @@ po::value_semantic* option_semantic(OptionType type, const OptionValue& value, S
       if (surface == Surface::Cli) semantic->implicit_value(true, "true");
       return semantic;
     }
-    case OptionType::Integer: return with_default(po::value<int>(), value);
-    case OptionType::Seed: return with_default(po::value<std::uint64_t>(), value);
-    case OptionType::Real: return with_default(po::value<double>(), value);
-    case OptionType::Text: return with_default(po::value<std::string>(), value);
-    case OptionType::TextList: return with_default(po::value<std::vector<std::string>>()->composing(), value);
+    case OptionType::Integer:
+      return with_default(po::value<int>(), value);
+    case OptionType::Seed:
+      return with_default(po::value<std::uint64_t>(), value);
+    case OptionType::Real:
+      return with_default(po::value<double>(), value);
+    case OptionType::Text:
+      return with_default(po::value<std::string>(), value);
+    case OptionType::TextList:
+      return with_default(po::value<std::vector<std::string>>()->composing(), value);
   }
   return nullptr;
 }
@@ -74,12 +85,18 @@ po::value_semantic* option_semantic(OptionType type, const OptionValue& value, S
 OptionValue stored_value(const po::variable_value& stored, OptionType type) {
   if (stored.empty()) return {};
   switch (type) {
-    case OptionType::Flag: return stored.as<bool>();
-    case OptionType::Integer: return stored.as<int>();
-    case OptionType::Seed: return stored.as<std::uint64_t>();
-    case OptionType::Real: return stored.as<double>();
-    case OptionType::Text: return stored.as<std::string>();
-    case OptionType::TextList: return stored.as<std::vector<std::string>>();
+    case OptionType::Flag:
+      return stored.as<bool>();
+    case OptionType::Integer:
+      return stored.as<int>();
+    case OptionType::Seed:
+      return stored.as<std::uint64_t>();
+    case OptionType::Real:
+      return stored.as<double>();
+    case OptionType::Text:
+      return stored.as<std::string>();
+    case OptionType::TextList:
+      return stored.as<std::vector<std::string>>();
   }
   return {};
 }
@@ -91,7 +108,8 @@ std::string code(const std::string& text) { return text.empty() ? "" : "`" + tex
 }  // namespace
 
 std::string options_markdown(const nlohmann::json& table) {
-  std::string out = "| job file | command line | type | default | unit | meaning | sets |\n|---|---|---|---|---|---|---|\n";
+  std::string out =
+      "| job file | command line | type | default | unit | meaning | sets |\n|---|---|---|---|---|---|---|\n";
   std::string overrides;
   for (const auto& row : table["options"]) {
     const std::string job = row["job"].get<std::string>(), note = row["job_note"].get<std::string>();
@@ -99,19 +117,21 @@ std::string options_markdown(const nlohmann::json& table) {
     if (!note.empty()) job_cell += " (" + note + ")";
     const std::string cli = row["cli"].get<std::string>();
     const std::string default_text =
-        row["has_default"].get<bool>() ? (row["default"].get<std::string>().empty() ? "(empty)" : code(row["default"].get<std::string>()))
-                                       : "(the method's)";
+        row["has_default"].get<bool>()
+            ? (row["default"].get<std::string>().empty() ? "(empty)" : code(row["default"].get<std::string>()))
+            : "(the method's)";
     out += fmt::format("| {} | {} | {} | {} | {} | {} | `{}` |\n", job_cell, cli.empty() ? "—" : code(cli),
-                       row["type"].get<std::string>(), default_text, code(row["unit"].get<std::string>()), row["help"].get<std::string>(),
-                       row["field"].get<std::string>());
+                       row["type"].get<std::string>(), default_text, code(row["unit"].get<std::string>()),
+                       row["help"].get<std::string>(), row["field"].get<std::string>());
     for (const auto& [command, entry] : row["command_defaults"].items())
-      overrides += fmt::format("| `{}` | {} | {} | {} |\n", command, code(row["cli"].get<std::string>()), code(entry["default"].get<std::string>()),
-                               entry["why"].get<std::string>());
+      overrides += fmt::format("| `{}` | {} | {} | {} |\n", command, code(row["cli"].get<std::string>()),
+                               code(entry["default"].get<std::string>()), entry["why"].get<std::string>());
   }
   if (!overrides.empty())
-    out += "\nCommands whose defaults differ from the table's:\n\n| command | option | default there | why |\n"
-           "|---|---|---|---|\n" +
-           overrides;
+    out +=
+        "\nCommands whose defaults differ from the table's:\n\n| command | option | default there | why |\n"
+        "|---|---|---|---|\n" +
+        overrides;
   return out;
 }
 

@@ -33,7 +33,8 @@ namespace llcpress {
 namespace po = boost::program_options;
 
 // A value of an option; monostate = no value (an option whose default is "the method's own").
-using OptionValue = std::variant<std::monostate, bool, int, std::uint64_t, double, std::string, std::vector<std::string>>;
+using OptionValue =
+    std::variant<std::monostate, bool, int, std::uint64_t, double, std::string, std::vector<std::string>>;
 
 enum class OptionType : std::uint8_t { Flag, Integer, Seed, Real, Text, TextList };
 const char* option_type_name(OptionType type);  // "bool", "int", "uint64", "real", "text", "list"
@@ -99,8 +100,7 @@ void assign_option(Field& field, const OptionValue& value, const std::string& ke
         } else if constexpr (std::is_assignable_v<Field&, X>) {
           field = x;
         } else {
-          LLC_THROW(InternalError, key, "the option table binds this key to a field of another type",
-                    "type mismatch");
+          LLC_THROW(InternalError, key, "the option table binds this key to a field of another type", "type mismatch");
         }
       },
       value);
@@ -113,10 +113,14 @@ OptionValue field_value(const Field& field, OptionType type) {
     return field ? field_value(*field, type) : OptionValue{};
   } else if constexpr (std::is_arithmetic_v<Field>) {
     switch (type) {
-      case OptionType::Flag: return static_cast<bool>(field);
-      case OptionType::Integer: return static_cast<int>(field);
-      case OptionType::Seed: return static_cast<std::uint64_t>(field);
-      default: return static_cast<double>(field);
+      case OptionType::Flag:
+        return static_cast<bool>(field);
+      case OptionType::Integer:
+        return static_cast<int>(field);
+      case OptionType::Seed:
+        return static_cast<std::uint64_t>(field);
+      default:
+        return static_cast<double>(field);
     }
   } else {
     return field;
@@ -206,8 +210,8 @@ struct OptionTable {
       if (!on(option, surface) || (surface == Surface::Job && !option.job_key.empty())) continue;
       const std::string name =
           surface == Surface::Cli ? cli_name(option.key) : spelling(option, Surface::Job, job_section);
-      const std::string help = option.unit.empty() || option.unit == "1" ? option.help
-                                                                            : option.help + " [" + option.unit + "]";
+      const std::string help =
+          option.unit.empty() || option.unit == "1" ? option.help : option.help + " [" + option.unit + "]";
       description.add_options()(name.c_str(), option_semantic(option.type, option.get(defaults), surface),
                                 help.c_str());
     }

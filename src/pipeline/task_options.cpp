@@ -33,63 +33,68 @@ OptionTable<LlcConfig> make_llc_table() {
     c.mask = slt::split_mask_selectors(std::get<std::vector<std::string>>(v));
   };
 
-  Llc seed = field_option<LlcConfig>("seed", T::Seed, "", "Philox key of the noise and the minibatches",
-                                     "LlcConfig::seed", [](LlcConfig& c) -> auto& { return c.seed; });
+  Llc seed = field_option<LlcConfig>(
+      "seed", T::Seed, "", "Philox key of the noise and the minibatches", "LlcConfig::seed",
+      [](LlcConfig & c) -> auto& { return c.seed; });
   seed.job_key = "-";
   seed.job_note = "job.seed: each shard gets the seed stream_id(job.seed, shard), recorded as shard_seed";
 
-  Llc batch = field_option<LlcConfig>("batch", T::Integer, "sequences",
-                                      "samples (sequences) per SGLD step; nβ defaults to b/ln b with this b",
-                                      "LlcConfig::batch_size", [](LlcConfig& c) -> auto& { return c.batch_size; });
+  Llc batch = field_option<LlcConfig>(
+      "batch", T::Integer, "sequences", "samples (sequences) per SGLD step; nβ defaults to b/ln b with this b",
+      "LlcConfig::batch_size", [](LlcConfig & c) -> auto& { return c.batch_size; });
   batch.job_key = "data.batch";
   batch.job_note = "one batch size for SGLD and the held-out evaluation";
 
   table.options = {
       sampler,
-      field_option<LlcConfig>("epsilon", T::Real, "1", "step size ε", "LlcConfig::sampler.epsilon",
-                              [](LlcConfig& c) -> auto& { return c.sampler.epsilon; }),
-      field_option<LlcConfig>("gamma", T::Real, "1", "localization γ: pull toward w* (the checkpoint)",
-                              "LlcConfig::sampler.localization",
-                              [](LlcConfig& c) -> auto& { return c.sampler.localization; }),
-      field_option<LlcConfig>("nbeta", T::Real, "1", "inverse temperature nβ (0: the reference library's b/ln b)",
-                              "LlcConfig::sampler.nbeta", [](LlcConfig& c) -> auto& { return c.sampler.nbeta; }),
-      field_option<LlcConfig>("weight_decay", T::Real, "1", "weight decay λ_wd of the target (a Gaussian prior)",
-                              "LlcConfig::sampler.weight_decay",
-                              [](LlcConfig& c) -> auto& { return c.sampler.weight_decay; }),
-      field_option<LlcConfig>("noise_scale", T::Real, "1", "σ of the injected noise (1 samples the stated target)",
-                              "LlcConfig::sampler.noise_scale",
-                              [](LlcConfig& c) -> auto& { return c.sampler.noise_scale; }),
-      field_option<LlcConfig>("rmsprop_alpha", T::Real, "1", "RMSprop-SGLD: decay α of the squared-gradient average V",
-                              "LlcConfig::sampler.rmsprop_alpha",
-                              [](LlcConfig& c) -> auto& { return c.sampler.rmsprop_alpha; }),
-      field_option<LlcConfig>("rmsprop_eps", T::Real, "1", "RMSprop-SGLD: eps_p in P = 1/(√V + eps_p)",
-                              "LlcConfig::sampler.rmsprop_eps",
-                              [](LlcConfig& c) -> auto& { return c.sampler.rmsprop_eps; }),
-      field_option<LlcConfig>("bounding_box", T::Real, "1",
-                              "clamp every sampled weight to w* ± this half-width (0: no box)",
-                              "LlcConfig::sampler.bounding_box",
-                              [](LlcConfig& c) -> auto& { return c.sampler.bounding_box; }),
-      field_option<LlcConfig>("chains", T::Integer, "chains", "independent chains (run one after another)",
-                              "LlcConfig::chains", [](LlcConfig& c) -> auto& { return c.chains; }),
-      field_option<LlcConfig>("burn_in", T::Integer, "steps", "steps before the first draw", "LlcConfig::burn_in",
-                              [](LlcConfig& c) -> auto& { return c.burn_in; }),
-      field_option<LlcConfig>("draws", T::Integer, "draws", "draws per chain", "LlcConfig::draws",
-                              [](LlcConfig& c) -> auto& { return c.draws; }),
-      field_option<LlcConfig>("steps_between_draws", T::Integer, "steps",
-                              "SGLD steps per draw (a draw is the loss before its step's update)",
-                              "LlcConfig::steps_between_draws",
-                              [](LlcConfig& c) -> auto& { return c.steps_between_draws; }),
+      field_option<LlcConfig>(
+          "epsilon", T::Real, "1", "step size ε", "LlcConfig::sampler.epsilon",
+          [](LlcConfig & c) -> auto& { return c.sampler.epsilon; }),
+      field_option<LlcConfig>(
+          "gamma", T::Real, "1", "localization γ: pull toward w* (the checkpoint)", "LlcConfig::sampler.localization",
+          [](LlcConfig & c) -> auto& { return c.sampler.localization; }),
+      field_option<LlcConfig>(
+          "nbeta", T::Real, "1", "inverse temperature nβ (0: the reference library's b/ln b)",
+          "LlcConfig::sampler.nbeta", [](LlcConfig & c) -> auto& { return c.sampler.nbeta; }),
+      field_option<LlcConfig>(
+          "weight_decay", T::Real, "1", "weight decay λ_wd of the target (a Gaussian prior)",
+          "LlcConfig::sampler.weight_decay", [](LlcConfig & c) -> auto& { return c.sampler.weight_decay; }),
+      field_option<LlcConfig>(
+          "noise_scale", T::Real, "1", "σ of the injected noise (1 samples the stated target)",
+          "LlcConfig::sampler.noise_scale", [](LlcConfig & c) -> auto& { return c.sampler.noise_scale; }),
+      field_option<LlcConfig>(
+          "rmsprop_alpha", T::Real, "1", "RMSprop-SGLD: decay α of the squared-gradient average V",
+          "LlcConfig::sampler.rmsprop_alpha", [](LlcConfig & c) -> auto& { return c.sampler.rmsprop_alpha; }),
+      field_option<LlcConfig>(
+          "rmsprop_eps", T::Real, "1", "RMSprop-SGLD: eps_p in P = 1/(√V + eps_p)", "LlcConfig::sampler.rmsprop_eps",
+          [](LlcConfig & c) -> auto& { return c.sampler.rmsprop_eps; }),
+      field_option<LlcConfig>(
+          "bounding_box", T::Real, "1", "clamp every sampled weight to w* ± this half-width (0: no box)",
+          "LlcConfig::sampler.bounding_box", [](LlcConfig & c) -> auto& { return c.sampler.bounding_box; }),
+      field_option<LlcConfig>(
+          "chains", T::Integer, "chains", "independent chains (run one after another)", "LlcConfig::chains",
+          [](LlcConfig & c) -> auto& { return c.chains; }),
+      field_option<LlcConfig>(
+          "burn_in", T::Integer, "steps", "steps before the first draw", "LlcConfig::burn_in",
+          [](LlcConfig & c) -> auto& { return c.burn_in; }),
+      field_option<LlcConfig>(
+          "draws", T::Integer, "draws", "draws per chain", "LlcConfig::draws",
+          [](LlcConfig & c) -> auto& { return c.draws; }),
+      field_option<LlcConfig>(
+          "steps_between_draws", T::Integer, "steps",
+          "SGLD steps per draw (a draw is the loss before its step's update)", "LlcConfig::steps_between_draws",
+          [](LlcConfig & c) -> auto& { return c.steps_between_draws; }),
       batch,
-      field_option<LlcConfig>("init_batches", T::Integer, "batches",
-                              "fixed batches averaged into L_init (the loss at w*)", "LlcConfig::init_batches",
-                              [](LlcConfig& c) -> auto& { return c.init_batches; }),
+      field_option<LlcConfig>(
+          "init_batches", T::Integer, "batches", "fixed batches averaged into L_init (the loss at w*)",
+          "LlcConfig::init_batches", [](LlcConfig & c) -> auto& { return c.init_batches; }),
       mask,
-      field_option<LlcConfig>("shared_batches", T::Flag, "",
-                              "every chain sees the same batch sequence (only the noise differs)",
-                              "LlcConfig::shared_batches", [](LlcConfig& c) -> auto& { return c.shared_batches; }),
-      field_option<LlcConfig>("mala", T::Flag, "",
-                              "estimate the MALA acceptance (costs one parameter-sized buffer; false drops it)",
-                              "LlcConfig::mala", [](LlcConfig& c) -> auto& { return c.mala; }),
+      field_option<LlcConfig>(
+          "shared_batches", T::Flag, "", "every chain sees the same batch sequence (only the noise differs)",
+          "LlcConfig::shared_batches", [](LlcConfig & c) -> auto& { return c.shared_batches; }),
+      field_option<LlcConfig>(
+          "mala", T::Flag, "", "estimate the MALA acceptance (costs one parameter-sized buffer; false drops it)",
+          "LlcConfig::mala", [](LlcConfig & c) -> auto& { return c.mala; }),
       seed,
   };
 
@@ -103,7 +108,8 @@ OptionTable<LlcConfig> make_llc_table() {
       {toy, "nbeta", 100.0,
        "the finite-nβ bias of λ̂ on singular models shrinks as nβ grows; 100 keeps it small while nβ ≪ n = 1000 "
        "(docs/llc.md §6)"},
-      {toy, "chains", 8, "toy steps cost microseconds: more chains make the spread small beside the bias being measured"},
+      {toy, "chains", 8,
+       "toy steps cost microseconds: more chains make the spread small beside the bias being measured"},
       {toy, "burn_in", 20000, "at γ = 1 the chain needs ~2/(εγ) steps to spread; 20000 covers ε ≥ 1e-4"},
       {toy, "draws", 5000, "long chains, cheap on toy models, for a small standard error"},
       {toy, "steps_between_draws", 4, "thins the strongly correlated consecutive draws of a small ε"},
@@ -162,9 +168,9 @@ OptionTable<SweepConfig> make_compression_table() {
     c.options.prune_global = text == "global";
   };
 
-  Sweep seed = field_option<SweepConfig>("seed", T::Seed, "", "Philox key of the noise draws and the lattice dither",
-                                         "SweepConfig::options.seed",
-                                         [](SweepConfig& c) -> auto& { return c.options.seed; });
+  Sweep seed = field_option<SweepConfig>(
+      "seed", T::Seed, "", "Philox key of the noise draws and the lattice dither", "SweepConfig::options.seed",
+      [](SweepConfig & c) -> auto& { return c.options.seed; });
   seed.job_key = "-";
   seed.job_note = "job.seed: each shard gets the seed stream_id(job.seed, shard), recorded as shard_seed";
 
@@ -172,28 +178,31 @@ OptionTable<SweepConfig> make_compression_table() {
   table.options = {
       eps,
       tensors,
-      field_option<SweepConfig>("per_channel", T::Flag, "",
-                                "quant, quant-maxabs: one clip per output row instead of per tensor",
-                                "SweepConfig::options.per_channel",
-                                [](SweepConfig& c) -> auto& { return c.options.per_channel; }),
-      field_option<SweepConfig>("clip_search_evaluations", T::Integer, "loss evaluations",
-                                "quant: held-out loss evaluations per level count for the clip search (1: weight-MSE "
-                                "clip only)",
-                                "SweepConfig::options.clip_search_evaluations",
-                                [](SweepConfig& c) -> auto& { return c.options.clip_search_evaluations; }),
-      field_option<SweepConfig>("noise_draws", T::Integer, "draws", "noise, noise-rel: draws averaged per point",
-                                "SweepConfig::options.noise_draws",
-                                [](SweepConfig& c) -> auto& { return c.options.noise_draws; }),
+      field_option<SweepConfig>(
+          "per_channel", T::Flag, "", "quant, quant-maxabs: one clip per output row instead of per tensor",
+          "SweepConfig::options.per_channel", [](SweepConfig & c) -> auto& { return c.options.per_channel; }),
+      field_option<SweepConfig>(
+          "clip_search_evaluations", T::Integer, "loss evaluations",
+          "quant: held-out loss evaluations per level count for the clip search (1: weight-MSE "
+          "clip only)",
+          "SweepConfig::options.clip_search_evaluations",
+          [](SweepConfig & c) -> auto& { return c.options.clip_search_evaluations; }),
+      field_option<SweepConfig>(
+          "noise_draws", T::Integer, "draws", "noise, noise-rel: draws averaged per point",
+          "SweepConfig::options.noise_draws", [](SweepConfig & c) -> auto& { return c.options.noise_draws; }),
       scope,
-      field_option<SweepConfig>("lattice", T::Text, "", "lattice: the lattice of the nested code (Z, D2…D8, E8, BW16)",
-                                "SweepConfig::options.lattice",
-                                [](SweepConfig& c) -> auto& { return c.options.lattice; }),
-      field_option<SweepConfig>("least", T::Real, axis_unit, "search range: parameter of least compression",
-                                "SweepConfig::least", [](SweepConfig& c) -> auto& { return c.least; }),
-      field_option<SweepConfig>("most", T::Real, axis_unit, "search range: parameter of most compression",
-                                "SweepConfig::most", [](SweepConfig& c) -> auto& { return c.most; }),
-      field_option<SweepConfig>("start", T::Real, axis_unit, "first parameter evaluated", "SweepConfig::start",
-                                [](SweepConfig& c) -> auto& { return c.start; }),
+      field_option<SweepConfig>(
+          "lattice", T::Text, "", "lattice: the lattice of the nested code (Z, D2…D8, E8, BW16)",
+          "SweepConfig::options.lattice", [](SweepConfig & c) -> auto& { return c.options.lattice; }),
+      field_option<SweepConfig>(
+          "least", T::Real, axis_unit, "search range: parameter of least compression", "SweepConfig::least",
+          [](SweepConfig & c) -> auto& { return c.least; }),
+      field_option<SweepConfig>(
+          "most", T::Real, axis_unit, "search range: parameter of most compression", "SweepConfig::most",
+          [](SweepConfig & c) -> auto& { return c.most; }),
+      field_option<SweepConfig>(
+          "start", T::Real, axis_unit, "first parameter evaluated", "SweepConfig::start",
+          [](SweepConfig & c) -> auto& { return c.start; }),
       seed,
   };
   table.validate = [](const SweepConfig& c) {

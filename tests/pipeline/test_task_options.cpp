@@ -44,8 +44,9 @@ struct MinimalJob {
     fs::remove_all(dir);
     fs::create_directories(dir);
     for (const char* file : {"data.idx", "data.bin"}) std::ofstream(dir / file).put('\0');
-    std::ofstream(dir / "job.ini") << "[job]\noutput = " << (dir / "out").string() << "\n[data]\nprefix = "
-                                   << (dir / "data").string() << "\nseq_len = 16\nsgld_sequences = 0:4\n"
+    std::ofstream(dir / "job.ini") << "[job]\noutput = " << (dir / "out").string()
+                                   << "\n[data]\nprefix = " << (dir / "data").string()
+                                   << "\nseq_len = 16\nsgld_sequences = 0:4\n"
                                    << "eval_sequences = 0:4\n[models]\nmodel = m:" << (dir / "m").string()
                                    << "\n[compress]\nmethods = " << compress::method_names(",") << "\n"
                                    << extra;
@@ -104,12 +105,16 @@ TEST(TaskOptions, EveryOptionAgreesInTheJobFileTheCommandLineAndTheDocs) {
       EXPECT_EQ(declared_default(cli, name, option.type), option_text(option.get(defaults))) << command << " " << name;
       const po::option_description* found = cli.find_nothrow(name, false);
       ASSERT_NE(found, nullptr) << name;
-      if (!option.unit.empty() && option.unit != "1")
+      if (!option.unit.empty() && option.unit != "1") {
         EXPECT_NE(found->description().find("[" + option.unit + "]"), std::string::npos) << name;
+      }
       // Numbers say what they count ("1" when dimensionless); switches have no unit.
-      if (option.type == OptionType::Integer || option.type == OptionType::Real)
+      if (option.type == OptionType::Integer || option.type == OptionType::Real) {
         EXPECT_FALSE(option.unit.empty()) << name;
-      if (option.type == OptionType::Flag) EXPECT_TRUE(option.unit.empty()) << name;
+      }
+      if (option.type == OptionType::Flag) {
+        EXPECT_TRUE(option.unit.empty()) << name;
+      }
       EXPECT_FALSE(option.help.empty()) << name;
       EXPECT_FALSE(option.field.empty()) << name;
     }
