@@ -80,12 +80,12 @@ int run_calibrate(int argc, char** argv) {
       "grid-nbeta", po::value<std::string>()->default_value(""), "nβ values for --grid (default: --nbeta)")(
       "json", po::bool_switch(), "print the result as JSON on stdout");
   table.declare(options, Surface::Cli, table.defaults("calibrate"), table.section);
-  add_threads_option(options);
+  add_run_options(options);
   auto values = parse_options("calibrate", "[--model normal-crossing|monomial|rrr] [options]", options, argc, argv);
   if (!values) return 0;
   const auto& vm = *values;
   slt::LlcConfig config = table.read(vm, table.defaults("calibrate"), Surface::Cli, table.section);
-  apply_threads_option(vm);
+  apply_run_options(vm);
 
   slt::ReferenceModelSpec spec;
   spec.kind = vm["model"].as<std::string>();

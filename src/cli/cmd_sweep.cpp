@@ -44,13 +44,13 @@ int run_sweep_command(int argc, char** argv) {
   // The compression keys: the option table (pipeline/task_options.cpp), as in job files.
   const auto& table = compression_option_table();
   table.declare(options, Surface::Cli, table.defaults("sweep"), table.section);
-  add_threads_option(options);
+  add_run_options(options);
   auto values =
       parse_options("sweep", "--checkpoint DIR --data PREFIX --method " + methods + " [options]", options, argc, argv);
   if (!values) return 0;
   const auto& vm = *values;
 
-  apply_threads_option(vm);
+  apply_run_options(vm);
   const int batch = vm["batch"].as<int>();
   LLC_CHECK(batch >= 1, ConfigError, "--batch", "use a batch of at least one sequence", "batch {} < 1", batch);
 

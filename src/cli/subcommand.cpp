@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "core/check.h"
+#include "pipeline/task_options.h"
 
 namespace llcpress::cli {
 
@@ -70,15 +71,15 @@ std::optional<po::variables_map> parse_options(const std::string& subcommand, co
   return values;
 }
 
-void add_threads_option(po::options_description& options) {
-  options.add_options()("threads", po::value<int>()->default_value(0),
-                        "OpenMP threads (0: OMP_NUM_THREADS or all cores)");
+void add_run_options(po::options_description& options) {
+  const auto& common = common_option_table();
+  common.declare(options, Surface::Cli, common.defaults(), common.section);
 }
 
-void apply_threads_option(const po::variables_map& values) {
-  const int threads = values["threads"].as<int>();
-  LLC_CHECK(threads >= 0, ConfigError, "--threads", "use 0 (default) or a positive count", "{} is negative", threads);
-  if (threads > 0) omp_set_num_threads(threads);
+void apply_run_options(const po::variables_map& values) {
+  const auto& common = common_option_table();
+  const RunSettings run = common.read(values, common.defaults(), Surface::Cli, common.section);
+  if (run.threads > 0) omp_set_num_threads(run.threads);
 }
 
 void print_json(const nlohmann::json& value) { std::cout << value.dump(2) << std::endl; }

@@ -35,9 +35,9 @@ std::optional<po::variables_map> parse_options(const std::string& subcommand, co
 // ConfigError naming --sequences otherwise.
 std::pair<std::size_t, std::size_t> parse_sequence_range(const std::string& text, std::size_t count);
 
-// --threads N (0: OMP_NUM_THREADS or all cores), and applying it after parsing (ConfigError when negative).
-void add_threads_option(po::options_description& options);
-void apply_threads_option(const po::variables_map& values);
+// The common option table's flags (pipeline/task_options.h: --threads), and applying them after parsing.
+void add_run_options(po::options_description& options);
+void apply_run_options(const po::variables_map& values);
 
 // Prints `value` as pretty JSON on stdout (the only thing on stdout with --json).
 void print_json(const nlohmann::json& value);

@@ -51,8 +51,6 @@ po::options_description job_options() {
     ("job.name", po::value<std::string>()->default_value("job"), "name recorded in outputs and SLURM job names")
     ("job.output", po::value<std::string>(), "output directory (plan.json, shards/, results.h5)")
     ("job.seed", po::value<std::uint64_t>()->default_value(0), "seed of every random stream (keyed further by shard, chain, step)")
-    ("job.device", po::value<std::string>()->default_value("cpu"), "cpu or cuda")
-    ("job.threads", po::value<int>()->default_value(1), "CPU threads per rank")
     ("job.log_level", po::value<std::string>()->default_value("info"), "trace, debug, info, warn, error")
     ("data.prefix", po::value<std::string>(), "Megatron dataset prefix (PREFIX.idx / PREFIX.bin) for SGLD batches")
     ("data.heldout_prefix", po::value<std::string>(), "Megatron dataset prefix for the held-out evaluation (default: data.prefix)")
@@ -67,6 +65,8 @@ po::options_description job_options() {
     ("compress.methods", po::value<std::string>()->default_value(""), "comma-separated compression methods")
     ("compress.eps", po::value<std::string>()->default_value(eps_default), "loss-increase tolerances ε (nats)");
   // clang-format on
+  // job.device, job.threads: the common option table (pipeline/task_options.cpp).
+  common_option_table().declare(options, Surface::Job, common_option_table().defaults("job"), "job");
   add_slurm_options(options);
   for (const auto& kind : task_kinds())
     if (kind.add_options) kind.add_options(options);
@@ -148,11 +148,12 @@ JobSpec load_job(const std::string& path, const std::vector<std::string>& overri
   job.name = values["job.name"].as<std::string>();
   job.output = required<std::string>(values, "job.output", "the directory results go to, e.g. output = demo-out/run");
   job.seed = values["job.seed"].as<std::uint64_t>();
-  job.device = values["job.device"].as<std::string>();
-  LLC_CHECK(job.device == "cpu" || job.device == "cuda", ConfigError, "job.device", "use cpu or cuda",
-            "unknown device '{}'", job.device);
-  job.threads = values["job.threads"].as<int>();
-  LLC_CHECK(job.threads >= 1 && job.threads <= 1024, ConfigError, "job.threads", "", "{} threads", job.threads);
+  const auto& common = common_option_table();
+  const RunSettings run = common.read(values, common.defaults("job"), Surface::Job, common.section);
+  job.device = run.device;
+  job.threads = run.threads;
+  LLC_CHECK(job.threads >= 1, ConfigError, "job.threads", "give each rank at least one thread", "{} threads",
+            job.threads);
   job.log_level = values["job.log_level"].as<std::string>();
   LLC_CHECK(job.log_level == "trace" || job.log_level == "debug" || job.log_level == "info" ||
                 job.log_level == "warn" || job.log_level == "error",

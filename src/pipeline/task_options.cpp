@@ -7,6 +7,36 @@ namespace llcpress {
 
 namespace {
 
+OptionTable<RunSettings> make_common_table() {
+  OptionTable<RunSettings> table;
+  table.name = "common";
+  table.section = "job";
+  table.summary = "where a task runs (every command that runs one, and the job's [job] section)";
+  Option<RunSettings> device = field_option<RunSettings>(
+      "device", OptionType::Text, "", "cpu or cuda", "RunSettings::device",
+      [](RunSettings & r) -> auto& { return r.device; });
+  // The single-checkpoint commands run on the CPU only; a --device flag comes with the CUDA backend.
+  device.cli = false;
+  table.options = {
+      device,
+      field_option<RunSettings>(
+          "threads", OptionType::Integer, "threads", "OpenMP threads per process (0: OMP_NUM_THREADS or all cores)",
+          "RunSettings::threads", [](RunSettings & r) -> auto& { return r.threads; }),
+  };
+  table.overrides = {
+      {"job", "threads", 1,
+       "a job runs one MPI rank per core (slurm.cpus_per_task gives a rank more): OpenMP's all-cores default "
+       "would put every rank's threads on every core"},
+  };
+  table.validate = [](const RunSettings& r) {
+    LLC_CHECK(r.device == "cpu" || r.device == "cuda", ConfigError, "device", "use cpu or cuda", "unknown device '{}'",
+              r.device);
+    LLC_CHECK(r.threads >= 0 && r.threads <= 1024, ConfigError, "threads", "use 0 (all cores) to 1024", "{} threads",
+              r.threads);
+  };
+  return table;
+}
+
 using slt::LlcConfig;
 using Llc = Option<LlcConfig>;
 
@@ -221,6 +251,11 @@ OptionTable<SweepConfig> make_compression_table() {
 
 }  // namespace
 
+const OptionTable<RunSettings>& common_option_table() {
+  static const OptionTable<RunSettings> table = make_common_table();
+  return table;
+}
+
 const OptionTable<slt::LlcConfig>& llc_option_table() {
   static const OptionTable<slt::LlcConfig> table = make_llc_table();
   return table;
@@ -232,7 +267,8 @@ const OptionTable<compress::SweepConfig>& compression_option_table() {
 }
 
 std::vector<nlohmann::json> option_tables_json() {
-  return {llc_option_table().to_json("llc"), compression_option_table().to_json("compress.<method>")};
+  return {common_option_table().to_json("job"), llc_option_table().to_json("llc"),
+          compression_option_table().to_json("compress.<method>")};
 }
 
 }  // namespace llcpress

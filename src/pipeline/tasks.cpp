@@ -30,7 +30,7 @@ std::vector<std::int64_t> range_samples(const SequenceRange& range) {
 
 slt::LlcConfig llc_config(const JobSpec& job) {
   const auto& table = llc_option_table();
-  slt::LlcConfig config = table.read(job.values, table.defaults(), Surface::Job, table.section);
+  slt::LlcConfig config = table.read(job.values, table.defaults("job"), Surface::Job, table.section);
   config.samples = slt::SampleRange{job.sgld_sequences.begin, job.sgld_sequences.end};
   config.seed = job.seed;
   config.progress = false;  // batch jobs: the runner logs per shard
@@ -44,7 +44,7 @@ TaskKind llc_task() {
   kind.summary = "local learning coefficient (SGLD / RMSprop-SGLD)";
   kind.add_options = [](po::options_description& options) {
     const auto& table = llc_option_table();
-    table.declare(options, Surface::Job, table.defaults(), table.section);
+    table.declare(options, Surface::Job, table.defaults("job"), table.section);
   };
   kind.validate = [](const JobSpec& job) { llc_config(job); };  // ConfigError naming the job key
   kind.estimate_token_passes = [](const JobSpec& job) {
@@ -68,7 +68,7 @@ TaskKind llc_task() {
 // The keys are those of compression_option_table(), in [compress.<method>] (eps: compress.eps).
 compress::SweepConfig sweep_config(const JobSpec& job, const std::string& method) {
   const auto& table = compression_option_table();
-  compress::SweepConfig config = table.read(job.values, table.defaults(), Surface::Job, "compress." + method);
+  compress::SweepConfig config = table.read(job.values, table.defaults("job"), Surface::Job, "compress." + method);
   config.method = method;
   config.options.seed = job.seed;
   return config;
@@ -81,7 +81,7 @@ TaskKind compression_task(const compress::MethodEntry& entry) {
   kind.summary = entry.info.summary;
   kind.add_options = [section = kind.section](po::options_description& options) {
     const auto& table = compression_option_table();
-    table.declare(options, Surface::Job, table.defaults(), section);
+    table.declare(options, Surface::Job, table.defaults("job"), section);
   };
   const std::string name = entry.info.name;
   kind.validate = [name](const JobSpec& job) { sweep_config(job, name); };  // throws ConfigError naming the key

@@ -30,7 +30,7 @@ std::string read_text(const fs::path& path) {
 // The sections a table's keys live in, in a job file.
 template <typename Target>
 std::vector<std::string> job_sections(const OptionTable<Target>& table) {
-  if (table.name == "llc") return {"llc"};
+  if (table.name == "llc" || table.name == "common") return {table.section};
   std::vector<std::string> sections;
   for (const auto& entry : compress::method_table()) sections.push_back("compress." + entry.info.name);
   return sections;
@@ -66,7 +66,7 @@ std::string declared_default(const po::options_description& options, const std::
 
 template <typename Target>
 void expect_job_agrees(const OptionTable<Target>& table, const JobSpec& job, const po::options_description& declared) {
-  const Target defaults = table.defaults();
+  const Target defaults = table.defaults("job");
   for (const auto& option : table.options) {
     if (!table.on(option, Surface::Job)) {
       EXPECT_FALSE(option.job_note.empty()) << option.key << ": a CLI-only key says what a job file uses instead";
@@ -90,6 +90,7 @@ TEST(TaskOptions, EveryOptionAgreesInTheJobFileTheCommandLineAndTheDocs) {
   const MinimalJob minimal("defaults");
   const JobSpec job = load_job(minimal.path().string());
   const po::options_description declared = job_options();
+  expect_job_agrees(common_option_table(), job, declared);
   expect_job_agrees(llc_option_table(), job, declared);
   expect_job_agrees(compression_option_table(), job, declared);
 
@@ -100,6 +101,7 @@ TEST(TaskOptions, EveryOptionAgreesInTheJobFileTheCommandLineAndTheDocs) {
     const auto defaults = table.defaults(command);
     table.declare(cli, Surface::Cli, defaults, table.section);
     for (const auto& option : table.options) {
+      if (!option.cli) continue;
       const std::string name = cli_name(option.key);
       EXPECT_EQ(table.spelling(option, Surface::Cli, table.section), "--" + name);
       EXPECT_EQ(declared_default(cli, name, option.type), option_text(option.get(defaults))) << command << " " << name;
@@ -119,6 +121,7 @@ TEST(TaskOptions, EveryOptionAgreesInTheJobFileTheCommandLineAndTheDocs) {
       EXPECT_FALSE(option.field.empty()) << name;
     }
   };
+  for (const char* command : {"llc", "calibrate", "sweep"}) expect_cli_agrees(common_option_table(), command);
   expect_cli_agrees(llc_option_table(), "llc");
   expect_cli_agrees(llc_option_table(), "calibrate");
   expect_cli_agrees(compression_option_table(), "sweep");
