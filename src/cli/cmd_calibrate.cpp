@@ -90,7 +90,7 @@ int run_calibrate(int argc, char** argv) {
   auto values = parse_options("calibrate", "[--model normal-crossing|monomial|rrr] [options]", options, argc, argv);
   if (!values) return 0;
   const auto& vm = *values;
-  slt::LlcConfig config = read_llc_options(vm);
+  slt::LlcConfig config = read_llc_options(vm, "calibrate");
 
   slt::ReferenceModelSpec spec;
   spec.kind = vm["model"].as<std::string>();

@@ -50,7 +50,7 @@ int run_llc(int argc, char** argv) {
   auto values = parse_options("llc", "--checkpoint DIR --data PREFIX [options]", options, argc, argv);
   if (!values) return 0;
   const auto& vm = *values;
-  slt::LlcConfig config = read_llc_options(vm);
+  slt::LlcConfig config = read_llc_options(vm, "llc");
   const bool json = vm["json"].as<bool>();
 
   const std::string checkpoint_path = vm["checkpoint"].as<std::string>(), data_prefix = vm["data"].as<std::string>();

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <iostream>
 
+#include "cli/device_option.h"
 #include "cli/subcommand.h"
 #include "compress/sweep.h"
 #include "compress/sweep_io.h"
@@ -55,10 +56,12 @@ int run_sweep_command(int argc, char** argv) {
       "llc", po::value<double>(), "λ̂ of this checkpoint: records the predicted bits (λ/d)·log2(1/ε)")(
       "out", po::value<std::string>()->default_value(""), "write the results to this HDF5 file")(
       "json", po::bool_switch(), "print the results as JSON on stdout");
+  add_device_option(options);
   auto values =
       parse_options("sweep", "--checkpoint DIR --data PREFIX --method " + methods + " [options]", options, argc, argv);
   if (!values) return 0;
   const auto& vm = *values;
+  read_device_option(vm, "sweep");
 
   const int threads = vm["threads"].as<int>();
   LLC_CHECK(threads >= 0, ConfigError, "--threads", "use 0 (default) or a positive count", "{} is negative", threads);

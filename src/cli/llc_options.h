@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/device_option.h"
 #include "cli/subcommand.h"
 #include "core/check.h"
 #include "slt/llc_estimator.h"
@@ -47,9 +48,12 @@ inline void add_llc_options(po::options_description& options, const slt::LlcConf
       "no-mala", po::bool_switch(), "skip the MALA acceptance estimate (saves one parameter-sized buffer)")(
       "seed", po::value<std::uint64_t>()->default_value(defaults.seed), "Philox key of noise and minibatches")(
       "threads", po::value<int>()->default_value(0), "OpenMP threads (0: OMP_NUM_THREADS or all cores)");
+  add_device_option(options);
 }
 
-inline slt::LlcConfig read_llc_options(const po::variables_map& vm) {
+// `command` names the subcommand in the error a --device it cannot use gives.
+inline slt::LlcConfig read_llc_options(const po::variables_map& vm, const std::string& command) {
+  read_device_option(vm, command);
   slt::LlcConfig c;
   c.sampler.kind = slt::parse_sampler_kind(vm["sampler"].as<std::string>());
   c.sampler.epsilon = vm["epsilon"].as<double>();
