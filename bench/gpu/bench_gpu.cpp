@@ -48,9 +48,12 @@ double peak_tflops(const std::string& name, cuda::Precision precision) {
   const bool hopper_sxm = name.find("H100") != std::string::npos || name.find("H200") != std::string::npos;
   if (!hopper_sxm) return 0;
   switch (precision) {
-    case cuda::Precision::Fp32: return 67;
-    case cuda::Precision::Tf32: return 494;
-    case cuda::Precision::Bf16: return 989;
+    case cuda::Precision::Fp32:
+      return 67;
+    case cuda::Precision::Tf32:
+      return 494;
+    case cuda::Precision::Bf16:
+      return 989;
   }
   return 0;
 }
@@ -72,7 +75,7 @@ struct Device {
 };
 
 struct Layer {
-  float *qkv_w, *qkv_b, *dense_w, *dense_b, *up_w, *up_b, *down_w, *down_b;      // parameters
+  float *qkv_w, *qkv_b, *dense_w, *dense_b, *up_w, *up_b, *down_w, *down_b;                  // parameters
   float *d_qkv_w, *d_qkv_b, *d_dense_w, *d_dense_b, *d_up_w, *d_up_b, *d_down_w, *d_down_b;  // gradients
 };
 
@@ -84,24 +87,35 @@ nlohmann::json gemm_step(const formats::NeoxConfig& config, int batch, int seq_l
   cuda::CudaContext context(0, precision);
   std::vector<Layer> layers(config.num_hidden_layers);
   for (Layer& layer : layers) {
-    layer = Layer{device.allocate(3 * h * h), device.allocate(3 * h), device.allocate(h * h), device.allocate(h),
-                  device.allocate(std::size_t(inner) * h), device.allocate(inner), device.allocate(std::size_t(h) * inner),
-                  device.allocate(h), device.allocate(3 * h * h), device.allocate(3 * h), device.allocate(h * h),
-                  device.allocate(h), device.allocate(std::size_t(inner) * h), device.allocate(inner),
-                  device.allocate(std::size_t(h) * inner), device.allocate(h)};
+    layer = Layer{device.allocate(3 * h * h),
+                  device.allocate(3 * h),
+                  device.allocate(h * h),
+                  device.allocate(h),
+                  device.allocate(std::size_t(inner) * h),
+                  device.allocate(inner),
+                  device.allocate(std::size_t(h) * inner),
+                  device.allocate(h),
+                  device.allocate(3 * h * h),
+                  device.allocate(3 * h),
+                  device.allocate(h * h),
+                  device.allocate(h),
+                  device.allocate(std::size_t(inner) * h),
+                  device.allocate(inner),
+                  device.allocate(std::size_t(h) * inner),
+                  device.allocate(h)};
   }
-  float* unembed = device.allocate(std::size_t(v) * h);    // (V, H)
-  float* d_unembed = device.allocate(std::size_t(v) * h);  // (V, H)
-  float* x = device.allocate(rows * h);                    // (rows, H) normed input of a layer
-  float* qkv = device.allocate(rows * 3 * h);              // (rows, 3H)
-  float* attention = device.allocate(rows * h);            // (rows, H) attention output before dense
-  float* up = device.allocate(rows * inner);               // (rows, I)
-  float* out = device.allocate(rows * h);                  // (rows, H) residual stream
+  float* unembed = device.allocate(std::size_t(v) * h);     // (V, H)
+  float* d_unembed = device.allocate(std::size_t(v) * h);   // (V, H)
+  float* x = device.allocate(rows * h);                     // (rows, H) normed input of a layer
+  float* qkv = device.allocate(rows * 3 * h);               // (rows, 3H)
+  float* attention = device.allocate(rows * h);             // (rows, H) attention output before dense
+  float* up = device.allocate(rows * inner);                // (rows, I)
+  float* out = device.allocate(rows * h);                   // (rows, H) residual stream
   float* logits = device.allocate(rows * std::int64_t(v));  // (rows, V), reused as d_logits
-  float* d_x = device.allocate(rows * h);                  // (rows, H)
-  float* d_qkv = device.allocate(rows * 3 * h);            // (rows, 3H)
-  float* d_up = device.allocate(rows * inner);             // (rows, I)
-  float* d_attention = device.allocate(rows * h);          // (rows, H)
+  float* d_x = device.allocate(rows * h);                   // (rows, H)
+  float* d_qkv = device.allocate(rows * 3 * h);             // (rows, 3H)
+  float* d_up = device.allocate(rows * inner);              // (rows, I)
+  float* d_attention = device.allocate(rows * h);           // (rows, H)
 
   auto step = [&] {
     context.mark_weights_changed();  // an SGLD step moved every weight: bf16 copies recast once
@@ -157,7 +171,7 @@ nlohmann::json gemm_step(const formats::NeoxConfig& config, int batch, int seq_l
 int main(int argc, char** argv) try {
   po::options_description options("llcpress_bench_gpu options");
   options.add_options()("help", "this text")("json", po::value<std::string>()->default_value(""),
-                                               "write the results as JSON to this file")(
+                                             "write the results as JSON to this file")(
       "batch", po::value<int>()->default_value(4), "sequences per step")(
       "seq-len", po::value<int>()->default_value(2048), "tokens per sequence")(
       "steps", po::value<int>()->default_value(5), "timed steps per configuration")(
@@ -192,10 +206,10 @@ int main(int argc, char** argv) try {
       {"gemm_steps", results},
       {"model_step",
        {{"ran", false},
-        {"why", "GptNeox does not run on the CUDA backend in this revision: the Backend interface (issue 15) and "
-                "the CUDA kernels (layer norm, attention, cross-entropy) are wired in separately"}}},
-      {"sgld_step",
-       {{"ran", false}, {"why", "the fused SGLD update kernel is not in this revision (cuda-kernels)"}}}};
+        {"why",
+         "GptNeox does not run on the CUDA backend in this revision: the Backend interface (issue 15) and "
+         "the CUDA kernels (layer norm, attention, cross-entropy) are wired in separately"}}},
+      {"sgld_step", {{"ran", false}, {"why", "the fused SGLD update kernel is not in this revision (cuda-kernels)"}}}};
   const std::string path = vm["json"].as<std::string>();
   if (!path.empty()) std::ofstream(path) << report.dump(2) << "\n";
   return 0;
