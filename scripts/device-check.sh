@@ -135,7 +135,7 @@ case "${1:-}" in
   bundle) shift; bundle "$@" ;;
   run) shift; run "$@" ;;
   *)
-    sed -n '2,17p' "$0"
+    awk 'NR > 1 && /^#/ {print; next} NR > 1 {exit}' "$0"
     exit 2
     ;;
 esac

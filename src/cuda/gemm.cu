@@ -286,6 +286,10 @@ void linear_gelu_tanh_forward(CudaContext& context, float* output, float* pre_ac
                               const float* weight, const float* bias, std::int64_t rows, int in_features,
                               int out_features) {
   LLC_REQUIRE(bias != nullptr && pre_activation != nullptr, "linear_gelu_tanh_forward needs a bias and aux output");
+  // cuBLASLt wants the auxiliary (pre-GELU) buffer's leading dimension to be a multiple of 8.
+  LLC_CHECK(out_features % 8 == 0, ConfigError, "linear_gelu_tanh_forward",
+            "use linear_forward + a separate GELU for this layer", "out_features {} is not a multiple of 8",
+            out_features);
   row_major_product(context, output, input, Role::Activation, weight, Role::Weight, rows, out_features, in_features,
                     Transpose::No, Transpose::Yes, 1.0f, 0.0f, in_features, in_features, out_features,
                     Epilogue::GeluTanhBias, bias, pre_activation);

@@ -46,6 +46,7 @@ void linear_forward(CudaContext& context, float* output, const float* input, con
 // backward needs it); input, weight, bias as in linear_forward (bias required).
 // Only for hidden_act = gelu_new / tanh GELU: cuBLASLt's GELU epilogue is the
 // tanh approximation, not the exact erf GELU that Pythia's config names.
+// out_features must be a multiple of 8 (cuBLASLt's rule for the aux buffer).
 void linear_gelu_tanh_forward(CudaContext& context, float* output, float* pre_activation, const float* input,
                               const float* weight, const float* bias, std::int64_t rows, int in_features,
                               int out_features);
