@@ -37,10 +37,10 @@ def training_flops(layers, hidden, inner, vocab, batch, seq_len):
 def make_model(name):
     from transformers import GPTNeoXConfig, GPTNeoXForCausalLM
     layers, hidden, heads = MODELS[name]
+    # GPT-NeoX's defaults are Pythia's for the rest (rotary on 25% of each head, parallel residual, exact GELU,
+    # untied unembedding); they are not passed, since their names changed across transformers versions.
     config = GPTNeoXConfig(vocab_size=VOCAB, hidden_size=hidden, num_hidden_layers=layers,
-                           num_attention_heads=heads, intermediate_size=4 * hidden, rotary_pct=0.25,
-                           max_position_embeddings=2048, use_parallel_residual=True, hidden_act="gelu",
-                           tie_word_embeddings=False)
+                           num_attention_heads=heads, intermediate_size=4 * hidden, max_position_embeddings=2048)
     torch.manual_seed(0)
     model = GPTNeoXForCausalLM(config).cuda().float()
     model.train()
@@ -48,9 +48,8 @@ def make_model(name):
 
 
 def set_precision(precision):
-    tf32 = precision == "tf32"
-    torch.backends.cuda.matmul.allow_tf32 = tf32
-    torch.backends.cudnn.allow_tf32 = tf32
+    # "high" lets fp32 matmuls use TF32 tensor cores; "highest" keeps IEEE fp32 (bf16 runs under autocast).
+    torch.set_float32_matmul_precision("high" if precision == "tf32" else "highest")
 
 
 def loss_of(model, tokens, precision):
@@ -120,6 +119,9 @@ def main():
     for name in models:
         model, config = make_model(name)
         report["attention_implementation"] = getattr(config, "_attn_implementation", None)
+        report.setdefault("configs", {})[name] = {key: config.to_dict().get(key) for key in (
+            "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size", "vocab_size",
+            "rotary_pct", "partial_rotary_factor", "use_parallel_residual", "hidden_act", "tie_word_embeddings")}
         tokens = torch.randint(0, VOCAB, (args.batch, args.seq_len + 1), device="cuda")
         flops = training_flops(config.num_hidden_layers, config.hidden_size, config.intermediate_size, VOCAB,
                                args.batch, args.seq_len)
