@@ -19,9 +19,11 @@ root=$(pwd)
 kit=${LLCPRESS_KIT:-device-kit}
 
 # The CUDA libraries are the GPU machine's own (its driver, its toolkit,
-# PyTorch's wheels); glibc is the system's. Everything else a binary loads
-# travels with it.
-not_bundled='^(libcuda|libcudart|libcublas|libcublasLt|libcudnn|libnvidia|libnvrtc|libnvJitLink|libc|libm|libdl|libpthread|librt|libresolv|libutil|ld-linux-x86-64|linux-vdso)\.so'
+# PyTorch's wheels); glibc, libstdc++ and libgcc_s are the system's (newer
+# there: Ubuntu 24.04 under Python 3.12, and backward compatible, whereas a
+# bundled older libstdc++ would shadow the one PyTorch needs). Everything
+# else a binary loads travels with it.
+not_bundled='^(libcuda|libcudart|libcublas|libcublasLt|libcudnn|libnvidia|libnvrtc|libnvJitLink|libc|libm|libdl|libpthread|librt|libresolv|libutil|libstdc\+\+|libgcc_s|ld-linux-x86-64|linux-vdso)\.so'
 limit_bytes=$((64 * 1024 * 1024))
 
 die() {
@@ -99,20 +101,21 @@ run() {
 
   local started=$SECONDS work
   work=$(mktemp -d)
-  export LD_LIBRARY_PATH="$root/$kit/lib:$(cuda_library_path)${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  # Only for the kit's binaries: python3 (PyTorch) keeps the system's libraries.
+  local library_path="$root/$kit/lib:$(cuda_library_path)${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
   export OMP_NUM_THREADS=${OMP_NUM_THREADS:-8}
-  echo "device-check: LD_LIBRARY_PATH=$LD_LIBRARY_PATH"
+  echo "device-check: the kit's binaries run with LD_LIBRARY_PATH=$library_path"
   # Stage budgets (seconds) that add up to under 8 minutes.
   local status
   for test in test_select_device test_cuda; do
     status=0
-    timeout 150 "$kit/bin/$test" --gtest_output="json:$work/$test.json" > "$work/$test.log" 2>&1 || status=$?
+    LD_LIBRARY_PATH=$library_path timeout 150 "$kit/bin/$test" --gtest_output="json:$work/$test.json" > "$work/$test.log" 2>&1 || status=$?
     echo "$status" > "$work/$test.status"
     echo "device-check: $test exit $status ($((SECONDS - started)) s)"
     tail -3 "$work/$test.log"
   done
   status=0
-  timeout 120 "$kit/bin/llcpress_bench_gpu" --json "$work/bench_cpp.json" > "$work/bench_cpp.log" 2>&1 || status=$?
+  LD_LIBRARY_PATH=$library_path timeout 120 "$kit/bin/llcpress_bench_gpu" ${LLCPRESS_BENCH_QUICK:+--quick} --json "$work/bench_cpp.json" > "$work/bench_cpp.log" 2>&1 || status=$?
   echo "$status" > "$work/bench_cpp.status"
   echo "device-check: llcpress_bench_gpu exit $status ($((SECONDS - started)) s)"
   tail -5 "$work/bench_cpp.log"
