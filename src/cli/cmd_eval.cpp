@@ -39,7 +39,7 @@ int run_eval(int argc, char** argv) {
   auto values = parse_options("eval", "--checkpoint DIR --data PREFIX [options]", options, argc, argv);
   if (!values) return 0;
   const auto& vm = *values;
-  read_device_option(vm, "eval");
+  read_device_option(vm);
   const int threads = vm["threads"].as<int>();
   LLC_CHECK(threads >= 0, ConfigError, "--threads", "use 0 (default) or a positive count", "{} is negative", threads);
   if (threads > 0) omp_set_num_threads(threads);

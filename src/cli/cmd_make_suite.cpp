@@ -55,7 +55,7 @@ int make_suite_main(int argc, char** argv) {
                     options, argc, argv);
   if (!values) return 0;
   const auto& v = *values;
-  read_device_option(v, "make-suite");
+  read_device_option(v);
   suite.output_directory = v["out"].as<std::string>();
   suite.hidden_sizes = parse_sizes(v["sizes"].as<std::string>());
   suite.layers = v["layers"].as<int>();
