@@ -14,8 +14,10 @@
 #include <set>
 
 #include "core/check_mpi.h"
+#include "core/device.h"
 #include "core/rng.h"
 #include "core/timer.h"
+#include "cuda/device_select.h"
 #include "formats/atomic_file.h"
 #include "io/provenance.h"
 #include "pipeline/run_lock.h"
@@ -339,9 +341,11 @@ RunSummary run_plan(const Plan& plan, const RunOptions& options, RunDirectoryLoc
   LLC_CHECK_MPI(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, state.rank, MPI_INFO_NULL, &node_comm));
   LLC_CHECK_MPI(MPI_Comm_rank(node_comm, &state.local_rank));
   MPI_Comm_free(&node_comm);
-  LLC_CHECK(job.device == "cpu", ConfigError, "job.device",
-            "this build runs the model on the CPU only; set device = cpu (the CUDA model backend is issue #9)",
-            "device '{}' is not available", job.device);
+  // Before any work: a missing CUDA build, driver or GPU for this local rank is named here, on every rank.
+  const DeviceInfo device = select_device(parse_device_kind(job.device, "job.device"), state.local_rank, "job.device");
+  LLC_CHECK(device.kind == DeviceKind::Cpu, ConfigError, "job.device",
+            "set device = cpu; the CUDA model backend is being wired in (issue 16, docs/gpu.md)",
+            "shards cannot compute on {} yet", device.description());
   spdlog::set_level(spdlog::level::from_str(job.log_level));  // validated by load_job
   omp_set_num_threads(job.threads);
   Eigen::setNbThreads(job.threads);
