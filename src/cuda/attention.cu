@@ -188,12 +188,6 @@ __global__ void __launch_bounds__(kThreads)
     }
 }
 
-void check_head_dim(int head_dim) {
-  LLC_CHECK(head_dim > 0 && head_dim <= kMaxHeadDim, ::llcpress::BackendError, "attention",
-            "the CUDA attention kernel supports head dimensions 1 … 256 (every Pythia model is within)",
-            "head_dim = {} is not supported by the CUDA attention kernel", head_dim);
-}
-
 // Lanes per row own ⌈head_dim / 32⌉ features; the kernels are instantiated
 // for 1, 2, 4 and 8 (head_dim ≤ 32, 64, 128, 256).
 int features_per_lane(int head_dim) {
@@ -224,9 +218,15 @@ void launch_backward(float* d_qkv, float* row_dot, const float* d_output, const 
 
 }  // namespace
 
+void check_attention_head_dim(int head_dim) {
+  LLC_CHECK(head_dim > 0 && head_dim <= kMaxHeadDim, ::llcpress::BackendError, "attention",
+            "the CUDA attention kernel supports head dimensions 1 … 256 (every Pythia model is within)",
+            "head_dim = {} is not supported by the CUDA attention kernel", head_dim);
+}
+
 void attention_forward(float* output, float* row_log_sum_exp, const float* qkv, std::int64_t batch, int seq_len,
                        int heads, int head_dim) {
-  check_head_dim(head_dim);
+  check_attention_head_dim(head_dim);
   const std::int64_t tasks = batch * heads * seq_len;
   if (tasks <= 0) return;
   const HeadLayout layout{3LL * heads * head_dim, heads, head_dim, seq_len};
@@ -248,7 +248,7 @@ void attention_forward(float* output, float* row_log_sum_exp, const float* qkv, 
 
 void attention_backward(float* d_qkv, const float* d_output, const float* output, const float* row_log_sum_exp,
                         const float* qkv, std::int64_t batch, int seq_len, int heads, int head_dim) {
-  check_head_dim(head_dim);
+  check_attention_head_dim(head_dim);
   const std::int64_t tasks = batch * heads * seq_len;
   if (tasks <= 0) return;
   const HeadLayout layout{3LL * heads * head_dim, heads, head_dim, seq_len};

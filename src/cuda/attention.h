@@ -17,6 +17,9 @@
 
 namespace llcpress::cuda {
 
+// BackendError unless 1 ≤ head_dim ≤ 256 (what the kernels support).
+void check_attention_head_dim(int head_dim);
+
 // output: (batch · seq_len, heads · head_dim), WRITTEN; row_log_sum_exp:
 // (batch, heads, seq_len), WRITTEN; qkv: (batch · seq_len, 3 · heads ·
 // head_dim), after rotary.

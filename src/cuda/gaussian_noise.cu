@@ -25,12 +25,12 @@ __global__ void gaussian_noise_kernel(float* out, const float* reference, std::i
 
 }  // namespace
 
-void add_gaussian_noise(float* out, const float* reference, std::int64_t count, float sigma, std::uint64_t seed,
-                        std::uint64_t stream) {
+void noise_forward(float* out, const float* in, float sigma, std::uint64_t seed, std::uint64_t stream,
+                   std::int64_t count) {
   if (count <= 0) return;
   const unsigned needed = blocks_for((count + 3) / 4, kThreads);
   LLC_LAUNCH(needed < 4096u ? needed : 4096u, kThreads, 0, kernel_stream(), gaussian_noise_kernel)
-  (out, reference, count, sigma, seed, stream);
+  (out, in, count, sigma, seed, stream);
   LLC_CHECK_LAUNCH();
 }
 

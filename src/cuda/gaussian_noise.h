@@ -9,8 +9,9 @@
 
 namespace llcpress::cuda {
 
-// out, reference: (count) device; out may alias reference.
-void add_gaussian_noise(float* out, const float* reference, std::int64_t count, float sigma, std::uint64_t seed,
-                        std::uint64_t stream);
+// Backend::noise_forward: out: (count), WRITTEN = in + sigma·ξ; in: (count)
+// device, may alias out.
+void noise_forward(float* out, const float* in, float sigma, std::uint64_t seed, std::uint64_t stream,
+                   std::int64_t count);
 
 }  // namespace llcpress::cuda

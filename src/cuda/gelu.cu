@@ -1,3 +1,4 @@
+#include "backend/elementwise.h"
 #include "cuda/gelu.h"
 #include "cuda/kernel_launch.h"
 
@@ -5,25 +6,17 @@ namespace llcpress::cuda {
 
 namespace {
 
-constexpr float kInvSqrt2 = 0.70710678118654752440f;
-constexpr float kInvSqrt2Pi = 0.39894228040143267794f;   // 1/√(2π), the normal density at 0
-constexpr float kSqrt2OverPi = 0.79788456080286535588f;  // √(2/π)
-constexpr float kTanhCubic = 0.044715f;
 constexpr int kThreads = 256;
 
-// The formulas are the CPU twin's (model/ops/gelu.cpp), evaluated with the
+// The shared reference form (backend/elementwise.h), evaluated with the
 // device's erff/tanhf/expf (≤ 2 ulp each).
 template <bool kExact>
 __device__ __forceinline__ float gelu_value(float x) {
-  if (kExact) return 0.5f * x * (1.0f + erff(x * kInvSqrt2));
-  return 0.5f * x * (1.0f + tanhf(kSqrt2OverPi * (x + kTanhCubic * x * x * x)));
+  return kExact ? backend::gelu_erf(x) : backend::gelu_tanh(x);
 }
-
 template <bool kExact>
 __device__ __forceinline__ float gelu_derivative(float x) {
-  if (kExact) return 0.5f * (1.0f + erff(x * kInvSqrt2)) + x * kInvSqrt2Pi * expf(-0.5f * x * x);
-  const float t = tanhf(kSqrt2OverPi * (x + kTanhCubic * x * x * x));
-  return 0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * kSqrt2OverPi * (1.0f + 3.0f * kTanhCubic * x * x);
+  return kExact ? backend::gelu_erf_derivative(x) : backend::gelu_tanh_derivative(x);
 }
 
 // Grid-stride loops: one element per thread per iteration, coalesced.

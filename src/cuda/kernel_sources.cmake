@@ -13,6 +13,3 @@ set(LLCPRESS_CUDA_KERNEL_SOURCES
   quantize.cu
   gaussian_noise.cu
   prune.cu)
-# Host C++ that drives kernels (C++20: slt/ headers), built into both libraries.
-set(LLCPRESS_CUDA_KERNEL_HOST_SOURCES
-  sampler.cpp)

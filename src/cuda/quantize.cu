@@ -1,5 +1,6 @@
 #include <vector>
 
+#include "backend/elementwise.h"
 #include "cuda/block_reduce.h"
 #include "cuda/kernel_launch.h"
 #include "cuda/quantize.h"
@@ -12,28 +13,20 @@ namespace {
 constexpr int kThreads = 256;
 constexpr unsigned kMaxBlocks = 1024;  // partials the host adds (8 KB)
 
-// compress/quantizer.cpp's LevelMap, as host/device code.
-// TODO(seam): one definition in src/backend/elementwise.h once it lands.
-struct LevelMap {
-  double step, inverse_step, centre, top, clip;
-  __host__ __device__ LevelMap(int levels, float clip_value)
-      : step(2.0 * static_cast<double>(clip_value) / (levels - 1)),
-        inverse_step(step > 0 ? 1.0 / step : 0.0),
-        centre(0.5 * (levels - 1)),
-        top(levels - 1),
-        clip(clip_value) {}
-  __host__ __device__ float operator()(float w) const {
-    if (step <= 0) return 0.0f;
-    const double clamped = fmin(fmax(static_cast<double>(w), -clip), clip);
-    const double index = fmin(fmax(floor(clamped * inverse_step + centre + 0.5), 0.0), top);
-    return static_cast<float>((index - centre) * step);
-  }
-};
+using backend::LevelMap;  // the quantizer of one value, shared with the CPU
 
 __global__ void quantize_kernel(float* out, const float* in, std::int64_t count, LevelMap map) {
   const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * blockDim.x;
   for (std::int64_t i = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < count; i += stride)
     out[i] = map(in[i]);
+}
+
+// Row r of (rows, cols) quantized on [−clips[r], clips[r]]: one block per
+// row, its threads across the columns.
+__global__ void quantize_rows_kernel(float* out, const float* in, const float* clips, std::int64_t cols, int levels) {
+  const std::int64_t row = blockIdx.x;
+  const LevelMap map(levels, clips[row]);
+  for (std::int64_t j = threadIdx.x; j < cols; j += kThreads) out[row * cols + j] = map(in[row * cols + j]);
 }
 
 // Block b writes partials[b]: its threads' grid-stride sums in double, then
@@ -85,6 +78,20 @@ void quantize_uniform_forward(float* out, const float* in, std::int64_t count, i
   check_quantizer(levels, clip);
   if (count <= 0) return;
   LLC_LAUNCH(grid_for(count), kThreads, 0, kernel_stream(), quantize_kernel)(out, in, count, LevelMap(levels, clip));
+  LLC_CHECK_LAUNCH();
+}
+
+void quantize_rows_forward(float* out, const float* in, const float* host_clips, std::int64_t rows, std::int64_t cols,
+                           int levels) {
+  if (rows <= 0 || cols <= 0) return;
+  for (std::int64_t r = 0; r < rows; ++r) check_quantizer(levels, host_clips[r]);
+  LLC_CHECK(rows < (1LL << 31), ::llcpress::BackendError, "quantize_rows_forward", "quantize in row blocks",
+            "{} rows exceed one CUDA grid dimension", rows);
+  const ScratchBuffer<float> clips(static_cast<std::size_t>(rows));  // (rows)
+  LLC_CHECK_CUDA(
+      cudaMemcpyAsync(clips.data(), host_clips, sizeof(float) * rows, cudaMemcpyHostToDevice, kernel_stream()));
+  LLC_LAUNCH(static_cast<unsigned>(rows), kThreads, 0, kernel_stream(), quantize_rows_kernel)
+  (out, in, clips.data(), cols, levels);
   LLC_CHECK_LAUNCH();
 }
 

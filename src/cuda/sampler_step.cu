@@ -1,163 +1,206 @@
-#include "cuda/block_normals.h"
+#include <vector>
+
+#include "backend/elementwise.h"
 #include "cuda/block_reduce.h"
 #include "cuda/kernel_launch.h"
 #include "cuda/sampler_step.h"
+#include "cuda/scratch_buffer.h"
 
 namespace llcpress::cuda {
 
 namespace {
 
-constexpr int kThreads = 256;  // a power of two (the tree below)
-static_assert(kSamplerSlots <= kThreads);
-// The float sums come first in SamplerSlot; the counts after them.
-constexpr int kFloatSums = kSlotNonfinite;
+using backend::SamplerChunk;
+using backend::SamplerStepScalars;
 
-// One block per chunk. The update of one element is the CPU twin's
-// update_group line by line (same float expressions, same order).
+constexpr int kThreads = 256;  // a power of two (the tree below)
+
+// Per chunk, the partial sums in this order (the two counts as doubles, exact
+// below 2⁵³).
+enum Slot : int {
+  kDistance,
+  kWeight,
+  kGradient,
+  kDriftGradient,
+  kDriftLocalization,
+  kDriftDecay,
+  kNoise,
+  kDistanceAfter,
+  kOpenDot,
+  kOpenDriftSq,
+  kCloseDot,
+  kCloseDriftSq,
+  kNonfinite,
+  kClamped,
+  kSlots
+};
+constexpr int kFloatSums = kNonfinite;  // the float sums come first
+static_assert(kSlots <= kThreads);
+
+// One block per chunk. kSums: the diagnostic sums; kOpen / kClose: the MALA
+// terms (which imply kSums); the update itself is the same in every variant.
 template <bool kRmsprop, bool kSums, bool kOpen, bool kClose>
 __global__ void __launch_bounds__(kThreads)
     sampler_step_kernel(float* parameters, float* square_avg, float* displacement, double* chunk_sums,
                         const float* gradient, const float* center, const SamplerChunk* chunks, SamplerStepScalars s) {
   const SamplerChunk chunk = chunks[blockIdx.x];
-  const std::uint64_t first_block = chunk.begin / 4, last_block = (chunk.end - 1) / 4;
+  const std::size_t first_block = chunk.begin / 4, last_block = (chunk.end - 1) / 4;
   float sums[kFloatSums];
   for (int k = 0; k < kFloatSums; ++k) sums[k] = 0.0f;
   unsigned nonfinite = 0, clamped = 0;
-  for (std::uint64_t block = first_block + threadIdx.x; block <= last_block; block += kThreads) {
-    const Float4 normals = block_normals(s.seed, s.stream, block);
+  for (std::size_t block = first_block + threadIdx.x; block <= last_block; block += kThreads) {
+    std::uint32_t words[4];
+    backend::philox_block(s.seed, s.stream, block, words);
+    float normals[4];
+    backend::block_normals(words[0], words[1], words[2], words[3], normals);
     for (int lane = 0; lane < 4; ++lane) {
-      const std::uint64_t element = 4 * block + lane;
+      const std::size_t element = 4 * block + lane;
       if (element < chunk.begin || element >= chunk.end) continue;
-      const std::uint64_t compact = chunk.compact + (element - chunk.begin);
+      const std::size_t compact = chunk.compact + (element - chunk.begin);
       const float wj = parameters[element];
-      const float gj = gradient[element];
-      const float w0 = center[compact];
-      float precondition = 1.0f, sqrt_precondition = 1.0f, previous_precondition = 1.0f;
-      if (kRmsprop) {
-        const float v_old = square_avg[compact];
-        if (kClose) previous_precondition = 1.0f / (sqrtf(v_old) + s.rmsprop_eps);
-        const float v_new = s.alpha * v_old + s.one_minus_alpha * gj * gj;
-        if (s.apply) square_avg[compact] = v_new;
-        precondition = 1.0f / (sqrtf(v_new) + s.rmsprop_eps);
-        sqrt_precondition = sqrtf(precondition);
+      const float v = kRmsprop ? square_avg[compact] : 0.0f;
+      const backend::SgldElement e =
+          backend::sgld_update_element<kRmsprop, kClose>(wj, gradient[element], center[element], v, normals[lane], s);
+      if (s.apply) {
+        parameters[element] = e.updated;
+        if (kRmsprop) square_avg[compact] = e.square_avg;
       }
-      const float diff = wj - w0;
-      const float scaled_gradient = s.nbeta * gj;
-      const float localization = s.localization * diff;
-      const float decay = s.weight_decay * wj;
-      const float drift = scaled_gradient + localization + decay;
-      const float step_scale = s.half_epsilon * precondition;
-      const float noise = s.sqrt_epsilon * sqrt_precondition * s.noise_scale * normals.v[lane];
-      float updated = wj - step_scale * drift + noise;
-      const float low = w0 - s.box, high = w0 + s.box;
-      const bool below = updated < low;
-      const float raised = below ? low : updated;
-      const bool above = raised > high;
-      updated = above ? high : raised;
-      if (s.apply) parameters[element] = updated;
-      nonfinite += fabsf(updated) <= 3.402823466e+38f ? 0u : 1u;
+      nonfinite += backend::nonfinite(e.updated) ? 1u : 0u;
       if (kClose) {
-        const float previous_step = displacement[compact];
-        sums[kSlotCloseDot] += previous_step * drift;
-        sums[kSlotCloseDriftSq] += previous_precondition * drift * drift;
+        sums[kCloseDot] += displacement[compact] * e.drift;
+        sums[kCloseDriftSq] += e.previous_precondition * e.drift * e.drift;
       }
       if (kOpen) {
-        const float step = updated - wj;
+        const float step = e.updated - wj;
         displacement[compact] = step;
-        sums[kSlotOpenDot] += step * drift;
-        sums[kSlotOpenDriftSq] += precondition * drift * drift;
+        sums[kOpenDot] += step * e.drift;
+        sums[kOpenDriftSq] += e.precondition * e.drift * e.drift;
       }
       if (kSums) {
-        clamped += below || above ? 1u : 0u;
-        const float drift_gradient = step_scale * scaled_gradient;
-        const float drift_localization = step_scale * localization;
-        const float drift_decay = step_scale * decay;
-        const float after = updated - w0;
-        sums[kSlotDistance] += diff * diff;
-        sums[kSlotWeight] += wj * wj;
-        sums[kSlotGradient] += gj * gj;
-        sums[kSlotDriftGradient] += drift_gradient * drift_gradient;
-        sums[kSlotDriftLocalization] += drift_localization * drift_localization;
-        sums[kSlotDriftDecay] += drift_decay * drift_decay;
-        sums[kSlotNoise] += noise * noise;
-        sums[kSlotDistanceAfter] += after * after;
+        clamped += e.below || e.above ? 1u : 0u;
+        const float drift_gradient = e.step_scale * e.scaled_gradient;
+        const float drift_localization = e.step_scale * e.localization;
+        const float drift_decay = e.step_scale * e.decay;
+        const float after = e.updated - center[element];
+        sums[kDistance] += e.diff * e.diff;
+        sums[kWeight] += wj * wj;
+        sums[kGradient] += gradient[element] * gradient[element];
+        sums[kDriftGradient] += drift_gradient * drift_gradient;
+        sums[kDriftLocalization] += drift_localization * drift_localization;
+        sums[kDriftDecay] += drift_decay * drift_decay;
+        sums[kNoise] += e.noise * e.noise;
+        sums[kDistanceAfter] += after * after;
       }
     }
   }
   // All the block's partials in one fixed tree: slot k of thread t sits at
-  // partial[k][t]; each level halves the active threads (kThreads is a power
-  // of two), so the order depends on nothing but kThreads. One tree for the
-  // 14 slots costs log2(256) = 8 barriers instead of 14 separate reductions.
-  __shared__ double partial[kSamplerSlots][kThreads];
+  // partial[k][t]; each level halves the active threads, so the order depends
+  // on nothing but kThreads. One tree for the 14 slots costs log2(256) = 8
+  // barriers instead of 14 separate reductions.
+  __shared__ double partial[kSlots][kThreads];
   const int t = static_cast<int>(threadIdx.x);
   for (int k = 0; k < kFloatSums; ++k) partial[k][t] = kSums ? static_cast<double>(sums[k]) : 0.0;
-  partial[kSlotNonfinite][t] = static_cast<double>(nonfinite);
-  partial[kSlotClamped][t] = static_cast<double>(clamped);
+  partial[kNonfinite][t] = static_cast<double>(nonfinite);
+  partial[kClamped][t] = static_cast<double>(clamped);
   __syncthreads();
   for (int half = kThreads / 2; half > 0; half /= 2) {
     if (t < half)
-      for (int k = 0; k < kSamplerSlots; ++k) partial[k][t] += partial[k][t + half];
+      for (int k = 0; k < kSlots; ++k) partial[k][t] += partial[k][t + half];
     __syncthreads();
   }
-  if (t < kSamplerSlots) chunk_sums[static_cast<std::size_t>(blockIdx.x) * kSamplerSlots + t] = partial[t][0];
+  if (t < kSlots) chunk_sums[static_cast<std::size_t>(blockIdx.x) * kSlots + t] = partial[t][0];
 }
 
-// Block `slot` (one warp) adds column `slot` of the (chunks, kSamplerSlots)
+// Block `slot` (one warp) adds column `slot` of the (chunks, kSlots)
 // partials: lane l takes chunks l, l + 32, … in order, then the warp's
-// butterfly. Fixed order; ≤ 10⁴ chunks (160M parameters) is ~300 loads a lane.
+// butterfly. Fixed order; ~10⁴ chunks (160M parameters) is ~300 loads a lane.
 __global__ void sum_chunks_kernel(double* totals, const double* chunk_sums, int chunk_count) {
   const int slot = static_cast<int>(blockIdx.x);
   double partial = 0.0;
   for (int chunk = static_cast<int>(threadIdx.x); chunk < chunk_count; chunk += 32)
-    partial += chunk_sums[static_cast<std::size_t>(chunk) * kSamplerSlots + slot];
+    partial += chunk_sums[static_cast<std::size_t>(chunk) * kSlots + slot];
   const double total = warp_sum(partial);
   if (threadIdx.x == 0) totals[slot] = total;
 }
 
+struct StepBuffers {
+  float *w, *v, *d;
+  double* chunk_sums;
+  const float *g, *center;
+  const SamplerChunk* chunks;
+};
+
 template <bool kRmsprop, bool kSums, bool kOpen, bool kClose>
-void launch_step(int chunk_count, float* w, float* v, float* d, double* chunk_sums, const float* g, const float* center,
-                 const SamplerChunk* chunks, const SamplerStepScalars& s) {
+void launch_step(int chunk_count, const StepBuffers& b, const SamplerStepScalars& s) {
   LLC_LAUNCH(static_cast<unsigned>(chunk_count), kThreads, 0, kernel_stream(),
              sampler_step_kernel<kRmsprop, kSums, kOpen, kClose>)
-  (w, v, d, chunk_sums, g, center, chunks, s);
+  (b.w, b.v, b.d, b.chunk_sums, b.g, b.center, b.chunks, s);
   LLC_CHECK_LAUNCH();
 }
 
 template <bool kRmsprop>
-void dispatch_step(bool with_sums, bool open, bool close, int chunk_count, float* w, float* v, float* d,
-                   double* chunk_sums, const float* g, const float* center, const SamplerChunk* chunks,
-                   const SamplerStepScalars& s) {
-  if (!with_sums)
-    launch_step<kRmsprop, false, false, false>(chunk_count, w, v, d, chunk_sums, g, center, chunks, s);
-  else if (open && close)
-    launch_step<kRmsprop, true, true, true>(chunk_count, w, v, d, chunk_sums, g, center, chunks, s);
-  else if (open)
-    launch_step<kRmsprop, true, true, false>(chunk_count, w, v, d, chunk_sums, g, center, chunks, s);
-  else if (close)
-    launch_step<kRmsprop, true, false, true>(chunk_count, w, v, d, chunk_sums, g, center, chunks, s);
+void dispatch_step(int chunk_count, const StepBuffers& b, const SamplerStepScalars& s) {
+  const bool sums = s.sums || s.open_mala || s.close_mala;  // MALA implies the sums
+  if (!sums)
+    launch_step<kRmsprop, false, false, false>(chunk_count, b, s);
+  else if (s.open_mala && s.close_mala)
+    launch_step<kRmsprop, true, true, true>(chunk_count, b, s);
+  else if (s.open_mala)
+    launch_step<kRmsprop, true, true, false>(chunk_count, b, s);
+  else if (s.close_mala)
+    launch_step<kRmsprop, true, false, true>(chunk_count, b, s);
   else
-    launch_step<kRmsprop, true, false, false>(chunk_count, w, v, d, chunk_sums, g, center, chunks, s);
+    launch_step<kRmsprop, true, false, false>(chunk_count, b, s);
 }
 
 }  // namespace
 
-void sampler_step_launch(bool rmsprop, bool with_sums, bool open_mala, bool close_mala, float* parameters,
-                         float* square_avg, float* displacement, double* chunk_sums, const float* gradient,
-                         const float* center, const SamplerChunk* chunks, int chunk_count,
-                         const SamplerStepScalars& scalars) {
-  if (chunk_count <= 0) return;
-  if (rmsprop)
-    dispatch_step<true>(with_sums, open_mala, close_mala, chunk_count, parameters, square_avg, displacement, chunk_sums,
-                        gradient, center, chunks, scalars);
+backend::StepSums sampler_step(float* parameters, float* square_avg, float* displacement, const float* gradient,
+                               const float* center, const SamplerChunk* chunks, std::size_t chunk_count,
+                               const SamplerStepScalars& scalars) {
+  backend::StepSums sums;
+  if (chunk_count == 0) return sums;
+  LLC_CHECK(chunk_count < (1u << 31), ::llcpress::BackendError, "sampler_step",
+            "split the parameters over fewer chunks", "{} chunks exceed one CUDA grid dimension", chunk_count);
+  LLC_REQUIRE(!scalars.rmsprop || square_avg != nullptr, "pSGLD step without V");
+  LLC_REQUIRE(!(scalars.open_mala || scalars.close_mala) || displacement != nullptr, "MALA step without δ");
+  const int count = static_cast<int>(chunk_count);
+  // The chunk list goes up with every step (24 bytes a chunk: 240 KB at 160M
+  // parameters); a copy from pageable memory has consumed its source when the
+  // call returns.
+  const ScratchBuffer<SamplerChunk> device_chunks(chunk_count);  // (chunks)
+  const ScratchBuffer<double> chunk_sums(chunk_count * kSlots);  // (chunks, kSlots)
+  const ScratchBuffer<double> totals(kSlots);                    // (kSlots)
+  LLC_CHECK_CUDA(cudaMemcpyAsync(device_chunks.data(), chunks, sizeof(SamplerChunk) * chunk_count,
+                                 cudaMemcpyHostToDevice, kernel_stream()));
+  const StepBuffers buffers{parameters, square_avg, displacement,        chunk_sums.data(),
+                            gradient,   center,     device_chunks.data()};
+  if (scalars.rmsprop)
+    dispatch_step<true>(count, buffers, scalars);
   else
-    dispatch_step<false>(with_sums, open_mala, close_mala, chunk_count, parameters, square_avg, displacement,
-                         chunk_sums, gradient, center, chunks, scalars);
-}
-
-void sampler_sum_chunks(double* totals, const double* chunk_sums, int chunk_count) {
-  LLC_LAUNCH(static_cast<unsigned>(kSamplerSlots), 32, 0, kernel_stream(), sum_chunks_kernel)
-  (totals, chunk_sums, chunk_count);
+    dispatch_step<false>(count, buffers, scalars);
+  LLC_LAUNCH(static_cast<unsigned>(kSlots), 32, 0, kernel_stream(), sum_chunks_kernel)
+  (totals.data(), chunk_sums.data(), count);
   LLC_CHECK_LAUNCH();
+  double host_totals[kSlots];  // (kSlots)
+  LLC_CHECK_CUDA(
+      cudaMemcpyAsync(host_totals, totals.data(), sizeof host_totals, cudaMemcpyDeviceToHost, kernel_stream()));
+  LLC_CHECK_CUDA(cudaStreamSynchronize(kernel_stream()));
+  sums.distance_sq = host_totals[kDistance];
+  sums.weight_sq = host_totals[kWeight];
+  sums.gradient_sq = host_totals[kGradient];
+  sums.drift_gradient_sq = host_totals[kDriftGradient];
+  sums.drift_localization_sq = host_totals[kDriftLocalization];
+  sums.drift_weight_decay_sq = host_totals[kDriftDecay];
+  sums.noise_sq = host_totals[kNoise];
+  sums.distance_after_sq = host_totals[kDistanceAfter];
+  sums.open_displacement_dot_drift = host_totals[kOpenDot];
+  sums.open_drift_sq_preconditioned = host_totals[kOpenDriftSq];
+  sums.close_displacement_dot_drift = host_totals[kCloseDot];
+  sums.close_drift_sq_preconditioned = host_totals[kCloseDriftSq];
+  sums.nonfinite = static_cast<std::size_t>(host_totals[kNonfinite]);
+  sums.clamped = static_cast<std::size_t>(host_totals[kClamped]);
+  return sums;
 }
 
 }  // namespace llcpress::cuda

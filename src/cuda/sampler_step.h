@@ -1,56 +1,31 @@
-// The fused SGLD / RMSprop-SGLD step kernel and its launchers (C++17: this
-// header is included by the .cu, which nvcc compiles as C++17). The class
-// cuda::Sampler (cuda/sampler.h) owns the buffers and calls these.
+// One SGLD / RMSprop-SGLD step on the GPU: Backend::sampler_step
+// (backend/backend.h) for device buffers, as one fused kernel. The update of
+// an element is backend/elementwise.h's sgld_update_element and its noise the
+// block transform of the same header (the CPU backend's very functions), so
+// a CUDA chain and a CPU chain with one seed see the same ξ (up to the FMA
+// contractions each compiler chooses: a few float ulps).
+//
+// Work split: the caller's chunks (the CPU's: 16384 elements at absolute
+// multiples, split at range ends), one thread block per chunk; a thread takes
+// whole Philox blocks (4 elements), so a block of normals is made once. Sums:
+// per thread in float over its ≤ 16 Philox blocks (≤ 64 terms; the CPU's
+// lanes add 128), per chunk in double by one fixed tree, over chunks in double
+// by a second kernel in a fixed order — deterministic, no atomics; they agree
+// with the CPU's sums to the rounding of the float terms, not bit for bit.
 #pragma once
 
-#include <cstdint>
+#include <cstddef>
+
+#include "backend/sampler_step.h"
 
 namespace llcpress::cuda {
 
-// One chunk of the flat buffer: [begin, end) and where it starts in the
-// sampler's compact per-element buffers. The CPU twin's chunks.
-struct SamplerChunk {
-  std::uint64_t begin, end, compact;
-};
-
-// Per chunk, the partial sums in this order (the two counts as doubles,
-// exact below 2⁵³).
-enum SamplerSlot : int {
-  kSlotDistance,
-  kSlotWeight,
-  kSlotGradient,
-  kSlotDriftGradient,
-  kSlotDriftLocalization,
-  kSlotDriftDecay,
-  kSlotNoise,
-  kSlotDistanceAfter,
-  kSlotOpenDot,
-  kSlotOpenDriftSq,
-  kSlotCloseDot,
-  kSlotCloseDriftSq,
-  kSlotNonfinite,
-  kSlotClamped,
-  kSamplerSlots
-};
-
-// Scalars of one step, in float as the CPU twin computes the update.
-struct SamplerStepScalars {
-  float half_epsilon, sqrt_epsilon, nbeta, localization, weight_decay, noise_scale;
-  float alpha, one_minus_alpha, rmsprop_eps, box;  // box = +∞ without a bounding box
-  bool apply;
-  std::uint64_t seed, stream;
-};
-
-// parameters, gradient: (total) device; square_avg (pSGLD), displacement
-// (MALA), center: (sampled) device; chunks: (chunk_count) device;
-// chunk_sums: (chunk_count, kSamplerSlots) device, WRITTEN.
-void sampler_step_launch(bool rmsprop, bool with_sums, bool open_mala, bool close_mala, float* parameters,
-                         float* square_avg, float* displacement, double* chunk_sums, const float* gradient,
-                         const float* center, const SamplerChunk* chunks, int chunk_count,
-                         const SamplerStepScalars& scalars);
-
-// totals: (kSamplerSlots) device, WRITTEN: column sums of chunk_sums in a
-// fixed order.
-void sampler_sum_chunks(double* totals, const double* chunk_sums, int chunk_count);
+// parameters, gradient, center: (total) device, center indexed like
+// parameters; square_avg (pSGLD), displacement (MALA): (sampled) device,
+// compact, or nullptr; chunks: (chunk_count) HOST, in order. Returns the sums
+// (waits for the stream).
+backend::StepSums sampler_step(float* parameters, float* square_avg, float* displacement, const float* gradient,
+                               const float* center, const backend::SamplerChunk* chunks, std::size_t chunk_count,
+                               const backend::SamplerStepScalars& scalars);
 
 }  // namespace llcpress::cuda

@@ -39,6 +39,23 @@ TEST_P(CudaQuantize, MatchesTheCpuQuantizerExactly) {
   EXPECT_EQ(cuda::max_abs(dev_weights.data(), kCount), compress::max_abs(weights));
 }
 
+// Per-row clips (Backend::quantize_rows_forward, per-channel quantization):
+// row r equals the CPU quantizer of that row with clips[r], bit for bit.
+TEST(CudaQuantizeRows, EachRowUsesItsClip) {
+  LLC_SKIP_WITHOUT_DEVICE();
+  constexpr std::int64_t rows = 7, cols = 300;
+  const std::vector<float> weights = random_normal(rows * cols, 93, 0.02f);          // (rows, cols)
+  std::vector<float> clips(rows);                                                    // (rows)
+  for (std::int64_t r = 0; r < rows; ++r) clips[r] = 0.01f * static_cast<float>(r);  // row 0: clip 0 → all 0
+  std::vector<float> expected(weights.size());
+  for (std::int64_t r = 0; r < rows; ++r)
+    compress::quantize_uniform_forward(std::span<float>(expected).subspan(r * cols, cols),
+                                       std::span<const float>(weights).subspan(r * cols, cols), 15, clips[r]);
+  DeviceVector<float> dev(weights);
+  cuda::quantize_rows_forward(dev.data(), dev.data(), clips.data(), rows, cols, 15);
+  EXPECT_EQ(dev.download(), expected);
+}
+
 INSTANTIATE_TEST_SUITE_P(Levels, CudaQuantize, ::testing::Values(2, 3, 16, 255));
 
 // Element i of Philox (seed, stream) on both sides; the device's sincospif /
@@ -56,7 +73,7 @@ TEST(CudaGaussianNoise, MatchesTheNoiseMethodLoop) {
   for (std::int64_t i = 0; i < kCount; ++i) expected[i] = reference[i] + sigma * expected[i];
 
   DeviceVector<float> dev(reference);
-  cuda::add_gaussian_noise(dev.data(), dev.data(), kCount, sigma, seed, stream);
+  cuda::noise_forward(dev.data(), dev.data(), sigma, seed, stream, kCount);
   const std::vector<float> actual = dev.download();
   std::vector<float> actual_noise(kCount);
   for (std::int64_t i = 0; i < kCount; ++i) actual_noise[i] = (actual[i] - reference[i]) / sigma;
@@ -89,6 +106,17 @@ TEST(CudaPrune, ThresholdApplyMatchesTheCpuOrderWithTies) {
     EXPECT_GE(zeros, pruned);  // ties at 0 were zero already
     EXPECT_LE(zeros, pruned + zeros_before);
   }
+}
+
+TEST(CudaPrune, ZeroElementsZeroesExactlyTheListedOnes) {
+  LLC_SKIP_WITHOUT_DEVICE();
+  const std::vector<float> weights = random_normal(kCount, 94, 1.0f);  // (count)
+  const std::vector<std::size_t> indices = {0, 5, 4098, 17, 5};        // a repeat is harmless
+  std::vector<float> expected = weights;
+  for (std::size_t i : indices) expected[i] = 0.0f;
+  DeviceVector<float> dev(weights);
+  cuda::zero_elements(dev.data(), indices.data(), static_cast<std::int64_t>(indices.size()));
+  EXPECT_EQ(dev.download(), expected);
 }
 
 }  // namespace

@@ -1,0 +1,227 @@
+#include "cuda/cuda_backend.h"
+
+#include <fmt/format.h>
+
+#include "core/check.h"
+#include "core/check_cuda.h"
+#include "core/device.h"
+#include "cuda/add_scaled.h"
+#include "cuda/attention.h"
+#include "cuda/cross_entropy.h"
+#include "cuda/device_info.h"
+#include "cuda/device_select.h"
+#include "cuda/embedding.h"
+#include "cuda/gaussian_noise.h"
+#include "cuda/gelu.h"
+#include "cuda/gemm.h"
+#include "cuda/kernel_launch.h"
+#include "cuda/layernorm.h"
+#include "cuda/prune.h"
+#include "cuda/quantize.h"
+#include "cuda/rotary.h"
+#include "cuda/sampler_step.h"
+
+namespace llcpress::cuda {
+
+using backend::GeluKind;
+using backend::UnsupportedOp;
+
+CudaBackend::CudaBackend(int device, Precision precision) : context_(device, precision) {}
+
+CudaBackend::~CudaBackend() = default;
+
+std::string CudaBackend::description() const {
+  const DeviceInfo device = active_device();
+  const std::string gpu = device.kind == DeviceKind::Cuda && device.ordinal == context_.device()
+                              ? device.description()
+                              : fmt::format("cuda:{} {}", context_.device(), device_description(context_.device()));
+  return fmt::format("{}, GEMMs {} (cuBLASLt)", gpu, precision_name(context_.precision()));
+}
+
+void CudaBackend::unsupported(const char* op) const {
+  throw UnsupportedOp("cuda", fmt::format("{} (its kernel is not wired into this build yet)", op));
+}
+
+// ---------------------------------------------------------------- memory
+
+void* CudaBackend::allocate(std::size_t bytes) {
+  void* memory = nullptr;
+  // cudaMalloc aligns to 256 bytes, more than the 64 the interface promises.
+  if (bytes > 0) LLC_CHECK_CUDA(cudaMalloc(&memory, bytes));
+  return memory;
+}
+
+void CudaBackend::deallocate(void* memory, std::size_t) noexcept {
+  // cudaFree waits for work that may still use the memory; errors cannot be thrown from here.
+  if (memory != nullptr) cudaFree(memory);
+}
+
+void CudaBackend::upload(void* destination, const void* host_source, std::size_t bytes) {
+  // Stream-ordered after the ops before it, and synchronous for the host buffer (the interface's promise).
+  LLC_CHECK_CUDA(cudaMemcpyAsync(destination, host_source, bytes, cudaMemcpyHostToDevice, context_.stream()));
+  context_.synchronize();
+}
+
+void CudaBackend::download(void* host_destination, const void* source, std::size_t bytes) {
+  LLC_CHECK_CUDA(cudaMemcpyAsync(host_destination, source, bytes, cudaMemcpyDeviceToHost, context_.stream()));
+  context_.synchronize();
+}
+
+void CudaBackend::copy(float* destination, const float* source, std::int64_t count) {
+  if (count > 0)
+    LLC_CHECK_CUDA(
+        cudaMemcpyAsync(destination, source, count * sizeof(float), cudaMemcpyDeviceToDevice, context_.stream()));
+}
+
+void CudaBackend::zero(float* buffer, std::int64_t count) {
+  if (count > 0) LLC_CHECK_CUDA(cudaMemsetAsync(buffer, 0, count * sizeof(float), context_.stream()));
+}
+
+void CudaBackend::synchronize() { context_.synchronize(); }
+
+// ---------------------------------------------------------------- generic math
+
+void CudaBackend::gemm(float* c, const float* a, const float* b, std::int64_t m, std::int64_t n, std::int64_t k,
+                       Transpose transpose_a, Transpose transpose_b, float alpha, float beta, std::int64_t lda,
+                       std::int64_t ldb, std::int64_t ldc) {
+  cuda::gemm(context_, c, a, b, m, n, k, transpose_a, transpose_b, alpha, beta, lda, ldb, ldc);
+}
+
+void CudaBackend::add_scaled(float* destination, const float* source, float weight, std::int64_t count) {
+  cuda::add_scaled(destination, source, weight, count, context_.stream());
+}
+
+// ---------------------------------------------------------------- model ops
+
+void CudaBackend::linear_forward(float* output, const float* input, const float* weight, const float* bias,
+                                 std::int64_t rows, int in_features, int out_features, bool accumulate) {
+  cuda::linear_forward(context_, output, input, weight, bias, rows, in_features, out_features, accumulate);
+}
+
+void CudaBackend::linear_backward(float* d_input, float* d_weight, float* d_bias, const float* d_output,
+                                  const float* input, const float* weight, std::int64_t rows, int in_features,
+                                  int out_features) {
+  cuda::linear_backward(context_, d_input, d_weight, d_bias, d_output, input, weight, rows, in_features, out_features);
+}
+
+// The kernels (cuda-kernels): each op points the kernels at this backend's
+// stream, then calls the launcher of the same name.
+void CudaBackend::use_stream() const { set_kernel_stream(context_.stream()); }
+
+void CudaBackend::embedding_forward(float* output, const std::int32_t* tokens, const float* table, std::int64_t rows,
+                                    int hidden) {
+  use_stream();
+  cuda::embedding_forward(output, tokens, table, rows, hidden);
+}
+void CudaBackend::embedding_backward(float* d_table, const float* d_output, const std::int32_t* tokens,
+                                     std::int64_t rows, int hidden) {
+  use_stream();
+  cuda::embedding_backward(d_table, d_output, tokens, rows, hidden);
+}
+void CudaBackend::layernorm_forward(float* output, float* mean, float* rstd, const float* input, const float* weight,
+                                    const float* bias, std::int64_t rows, int hidden, float eps) {
+  use_stream();
+  cuda::layernorm_forward(output, mean, rstd, input, weight, bias, rows, hidden, eps);
+}
+void CudaBackend::layernorm_backward(float* d_input, float* d_weight, float* d_bias, const float* d_output,
+                                     const float* input, const float* mean, const float* rstd, const float* weight,
+                                     std::int64_t rows, int hidden) {
+  use_stream();
+  cuda::layernorm_backward(d_input, d_weight, d_bias, d_output, input, mean, rstd, weight, rows, hidden);
+}
+void CudaBackend::rotary_forward(float* qkv, const float* cos_table, const float* sin_table, std::int64_t batch,
+                                 int seq_len, int heads, int head_dim, int rotary_dims) {
+  use_stream();
+  cuda::rotary_forward(qkv, cos_table, sin_table, batch, seq_len, heads, head_dim, rotary_dims);
+}
+void CudaBackend::rotary_backward(float* d_qkv, const float* cos_table, const float* sin_table, std::int64_t batch,
+                                  int seq_len, int heads, int head_dim, int rotary_dims) {
+  use_stream();
+  cuda::rotary_backward(d_qkv, cos_table, sin_table, batch, seq_len, heads, head_dim, rotary_dims);
+}
+// The attention kernels keep no workspace (the backward's one scratch row is
+// stream-ordered allocated per call); only the head dimension is checked here.
+void CudaBackend::reserve_attention(int, int head_dim) { cuda::check_attention_head_dim(head_dim); }
+void CudaBackend::attention_forward(float* output, float* row_log_sum_exp, const float* qkv, std::int64_t batch,
+                                    int seq_len, int heads, int head_dim) {
+  use_stream();
+  cuda::attention_forward(output, row_log_sum_exp, qkv, batch, seq_len, heads, head_dim);
+}
+void CudaBackend::attention_backward(float* d_qkv, const float* d_output, const float* output,
+                                     const float* row_log_sum_exp, const float* qkv, std::int64_t batch, int seq_len,
+                                     int heads, int head_dim) {
+  use_stream();
+  cuda::attention_backward(d_qkv, d_output, output, row_log_sum_exp, qkv, batch, seq_len, heads, head_dim);
+}
+void CudaBackend::gelu_forward(float* output, const float* input, std::int64_t count, GeluKind kind) {
+  use_stream();
+  cuda::gelu_forward(output, input, count, kind);
+}
+void CudaBackend::gelu_backward(float* d_input, const float* d_output, const float* input, std::int64_t count,
+                                GeluKind kind) {
+  use_stream();
+  cuda::gelu_backward(d_input, d_output, input, count, kind);
+}
+double CudaBackend::cross_entropy_forward(float* losses, float* log_sum_exp, const float* logits,
+                                          const std::int32_t* targets, std::int64_t rows, int vocab) {
+  use_stream();
+  return cuda::cross_entropy_forward(losses, log_sum_exp, logits, targets, rows, vocab);
+}
+void CudaBackend::cross_entropy_backward(float* d_logits, const float* logits, const float* log_sum_exp,
+                                         const std::int32_t* targets, float d_loss, std::int64_t rows, int vocab) {
+  use_stream();
+  cuda::cross_entropy_backward(d_logits, logits, log_sum_exp, targets, d_loss, rows, vocab);
+}
+
+backend::StepSums CudaBackend::sampler_step(float* parameters, float* square_avg, float* displacement,
+                                            const float* gradient, const float* center,
+                                            std::span<const backend::SamplerChunk> chunks,
+                                            const backend::SamplerStepScalars& scalars) {
+  use_stream();
+  return cuda::sampler_step(parameters, square_avg, displacement, gradient, center, chunks.data(), chunks.size(),
+                            scalars);
+}
+
+// ---------------------------------------------------------------- compression
+
+void CudaBackend::quantize_rows_forward(float* out, const float* in, const float* host_clips, std::int64_t rows,
+                                        std::int64_t cols, int levels) {
+  use_stream();
+  cuda::quantize_rows_forward(out, in, host_clips, rows, cols, levels);
+}
+void CudaBackend::noise_forward(float* out, const float* in, float sigma, std::uint64_t seed, std::uint64_t stream,
+                                std::int64_t count) {
+  use_stream();
+  cuda::noise_forward(out, in, sigma, seed, stream, count);
+}
+void CudaBackend::zero_elements(float* buffer, const std::size_t* host_indices, std::int64_t count) {
+  use_stream();
+  cuda::zero_elements(buffer, host_indices, count);
+}
+void CudaBackend::zero_columns(float* matrix, std::int64_t rows, std::int64_t cols, std::int64_t first,
+                               std::int64_t count) {
+  // A strided 2-D memset: `rows` rows of `count` floats, `cols` floats apart.
+  if (rows > 0 && count > 0)
+    LLC_CHECK_CUDA(
+        cudaMemset2DAsync(matrix + first, cols * sizeof(float), 0, count * sizeof(float), rows, context_.stream()));
+}
+
+// ---------------------------------------------------------------- registry
+
+std::string cuda_backend_unavailable_reason() {
+  return device_count() > 0 ? std::string() : std::string("no CUDA device visible (no GPU or no NVIDIA driver)");
+}
+
+namespace {
+std::unique_ptr<backend::Backend> make_cuda_backend() {
+  DeviceInfo device = active_device();
+  // Nothing chose a GPU for this process yet: the local rank's, by select_device's rule (and its errors).
+  if (device.kind != DeviceKind::Cuda)
+    device = select_device(DeviceKind::Cuda, local_rank_from_environment(), "backend cuda");
+  return std::make_unique<CudaBackend>(device.ordinal);
+}
+}  // namespace
+
+LLCPRESS_REGISTER_BACKEND(backend::BackendEntry{"cuda", cuda_backend_unavailable_reason, make_cuda_backend});
+
+}  // namespace llcpress::cuda
