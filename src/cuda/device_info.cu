@@ -1,6 +1,6 @@
 #include <fmt/format.h>
 
-#include "core/check_cuda.h"
+#include "cuda/check_cuda.h"
 #include "cuda/device_info.h"
 
 namespace llcpress::cuda {

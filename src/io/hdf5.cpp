@@ -13,7 +13,7 @@
 #include <system_error>
 #include <utility>
 
-#include "core/check_hdf5.h"
+#include "io/check_hdf5.h"
 #include "io/schema.h"
 
 namespace llcpress::io {
