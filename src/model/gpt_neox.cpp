@@ -596,6 +596,12 @@ std::span<const float> GptNeox::logits() const {
                                                 static_cast<std::size_t>(activations_->vocab));
 }
 
+void GptNeox::read_logits(std::span<float> host) const {
+  const std::size_t count = static_cast<std::size_t>(batch_) * seq_len_ * static_cast<std::size_t>(activations_->vocab);
+  LLC_REQUIRE(host.size() == count, "read_logits: {} floats for {} logits", host.size(), count);
+  backend_->download(host.data(), activations_->logits.data(), count * sizeof(float));
+}
+
 std::span<const float> GptNeox::token_losses() const {
   return activations_->token_losses.host_span().first(static_cast<std::size_t>(batch_) * seq_len_);
 }

@@ -141,6 +141,8 @@ class GptNeox {
   // (batch, seq_len, V) row-major logits of the last forward() (host-memory
   // backends only).
   std::span<const float> logits() const;
+  // host ← the logits of the last forward() (batch·seq_len·V floats), any backend.
+  void read_logits(std::span<float> host) const;
   // Per-position losses (batch, seq_len) of the last forward().
   std::span<const float> token_losses() const;
   int last_batch() const { return batch_; }

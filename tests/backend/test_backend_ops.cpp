@@ -82,8 +82,9 @@ TEST_P(BackendTest, SamplerStepMatchesDoubleUpdate) {
   constexpr std::size_t n = 3000;  // crosses sub-block boundaries (1024)
   constexpr double kTolerance = 1e-6;
   const std::vector<float> center = normals(n, 7), gradient = normals(n, 8, 0.5f);
+  const std::vector<float> offset = normals(n, 9, 0.01f);
   std::vector<float> w = center;
-  for (std::size_t i = 0; i < n; ++i) w[i] += 0.01f * normals(n, 9)[i];
+  for (std::size_t i = 0; i < n; ++i) w[i] += offset[i];
   for (bool rmsprop : {false, true}) {
     SamplerStepScalars s;
     const double epsilon = 1e-4, nbeta = 20, gamma = 100, decay = 0.01, alpha = 0.99, eps_p = 0.1;
