@@ -5,6 +5,7 @@
 #include <charconv>
 #include <iostream>
 
+#include "cli/device_option.h"
 #include "core/check.h"
 #include "pipeline/job_spec.h"
 #include "pipeline/task_options.h"
@@ -82,6 +83,7 @@ void add_run_options(po::options_description& options) {
 void apply_run_options(const po::variables_map& values) {
   const auto& common = common_option_table();
   const RunSettings run = common.read(values, common.defaults(), Surface::Cli, common.section);
+  select_command_device(run.device);  // before any work: a missing GPU is named here
   if (run.threads > 0) omp_set_num_threads(run.threads);
 }
 

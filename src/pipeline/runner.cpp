@@ -13,11 +13,13 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "core/check_mpi.h"
+#include "core/device.h"
 #include "core/rng.h"
 #include "core/timer.h"
+#include "cuda/device_select.h"
 #include "formats/atomic_file.h"
 #include "io/provenance.h"
+#include "pipeline/check_mpi.h"
 #include "pipeline/run_lock.h"
 #include "pipeline/shard_settings.h"
 #include "pipeline/task_context.h"
@@ -166,10 +168,10 @@ LoadedCheckpoint& load_checkpoint(RankState& state, const std::string& path) {
             "a checkpoint directory needs config.json next to the weights", "no config.json");
   loaded->model = GptNeox::from_checkpoint(*loaded->checkpoint, state.job.batch, state.job.seq_len);
   loaded->content_hash = loaded->checkpoint->content_hash();
-  auto parameters = loaded->model->parameters();
-  loaded->reference_parameters.assign(parameters.begin(), parameters.end());
+  loaded->model->hold_reference();  // w*, the model's one copy
+  const std::size_t parameters = loaded->model->num_parameters();
   loaded->load_seconds = watch.seconds();
-  spdlog::info("loaded {} ({} parameters, sha256 {}…) in {:.1f} s", path, parameters.size(),
+  spdlog::info("loaded {} ({} parameters, sha256 {}…) in {:.1f} s", path, parameters,
                loaded->content_hash.substr(0, 12), loaded->load_seconds);
   state.loaded = std::move(loaded);
   return *state.loaded;
@@ -217,7 +219,7 @@ void run_shard(RankState& state, const Shard& shard) {
     }
   }
   // Every task starts from w*, whatever the previous task on this checkpoint did.
-  std::copy(loaded.reference_parameters.begin(), loaded.reference_parameters.end(), loaded.model->parameters().begin());
+  loaded.model->restore_reference();
   NeoxLossModel sgld_model(*loaded.model, sgld_data, job.seq_len);
   NeoxLossModel heldout_model(*loaded.model, heldout_data, job.seq_len);
 
@@ -339,9 +341,11 @@ RunSummary run_plan(const Plan& plan, const RunOptions& options, RunDirectoryLoc
   LLC_CHECK_MPI(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, state.rank, MPI_INFO_NULL, &node_comm));
   LLC_CHECK_MPI(MPI_Comm_rank(node_comm, &state.local_rank));
   MPI_Comm_free(&node_comm);
-  LLC_CHECK(job.device == "cpu", ConfigError, "job.device",
-            "this build runs the model on the CPU only; set device = cpu (the CUDA model backend is issue #9)",
-            "device '{}' is not available", job.device);
+  // Before any work: a missing CUDA build, driver or GPU for this local rank is named here, on every rank.
+  const DeviceInfo device = select_device(parse_device_kind(job.device, "job.device"), state.local_rank, "job.device");
+  LLC_CHECK(device.kind == DeviceKind::Cpu, ConfigError, "job.device",
+            "set device = cpu; the CUDA model backend is being wired in (issue 16, docs/gpu.md)",
+            "shards cannot compute on {} yet", device.description());
   spdlog::set_level(spdlog::level::from_str(job.log_level));  // validated by load_job
   omp_set_num_threads(job.threads);
   Eigen::setNbThreads(job.threads);
