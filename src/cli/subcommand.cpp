@@ -7,6 +7,7 @@
 
 #include "cli/device_option.h"
 #include "core/check.h"
+#include "pipeline/job_spec.h"
 #include "pipeline/task_options.h"
 
 namespace llcpress::cli {
@@ -55,7 +56,9 @@ std::optional<po::variables_map> parse_options(const std::string& subcommand, co
     po::command_line_parser parser(argc, argv);
     parser.options(all);
     if (positional) parser.positional(*positional);
-    po::store(parser.run(), values);
+    const po::parsed_options parsed = parser.run();
+    reject_negative_unsigned(parsed, "llcpress " + subcommand);  // "--seed=-1" must not wrap around
+    po::store(parsed, values);
     if (values.count("help")) {
       std::cout << "usage: llcpress " << subcommand << " " << usage << "\n\n" << all << "\n";
       return std::nullopt;
