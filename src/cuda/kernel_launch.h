@@ -51,7 +51,7 @@ Launcher<Parameters...> make_launcher(dim3 grid, dim3 block, std::size_t shared_
 
 #include <cuda_runtime.h>
 
-#include "core/check_cuda.h"
+#include "cuda/check_cuda.h"
 
 #define LLC_LAUNCH(grid, block, shared_bytes, stream, ...) __VA_ARGS__<<<(grid), (block), (shared_bytes), (stream)>>>
 
