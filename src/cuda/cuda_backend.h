@@ -99,8 +99,6 @@ class CudaBackend final : public backend::Backend {
 
  private:
   [[noreturn]] void unsupported(const char* op) const;
-  // Points the kernels' launchers (cuda/kernel_launch.h) at this backend's stream.
-  void use_stream() const;
   CudaContext context_;
 };
 

@@ -72,12 +72,25 @@ __device__ __forceinline__ T* dynamic_shared() {
 }
 #endif
 
-// The stream the op launchers enqueue on (per host thread; default stream
-// until a backend sets its own). The ops keep the CPU twins' signatures, so the
+// The stream the op launchers enqueue on (per host thread; the default stream
+// outside a KernelStreamScope). The ops keep the CPU twins' signatures, so the
 // stream is context rather than an argument.
 inline thread_local cudaStream_t g_kernel_stream = nullptr;
 inline cudaStream_t kernel_stream() { return g_kernel_stream; }
-inline void set_kernel_stream(cudaStream_t stream) { g_kernel_stream = stream; }
+
+// Points the launchers at `stream` for the scope's lifetime and restores the
+// previous one after, so a stream never outlives its owner in this setting
+// (CudaBackend wraps each op in one).
+class KernelStreamScope {
+ public:
+  explicit KernelStreamScope(cudaStream_t stream) : previous_(g_kernel_stream) { g_kernel_stream = stream; }
+  ~KernelStreamScope() { g_kernel_stream = previous_; }
+  KernelStreamScope(const KernelStreamScope&) = delete;
+  KernelStreamScope& operator=(const KernelStreamScope&) = delete;
+
+ private:
+  cudaStream_t previous_;
+};
 
 // Blocks needed for `count` items at `per_block` items each.
 inline unsigned blocks_for(std::int64_t count, std::int64_t per_block) {

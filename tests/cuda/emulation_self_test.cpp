@@ -2,6 +2,7 @@
 // memory and deadlock reporting, on tiny kernels whose answers are known.
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <numeric>
 #include <vector>
 
@@ -66,6 +67,24 @@ TEST(CudaEmulation, ShuffleDownKeepsOwnValueBeyondTheWarp) {
 TEST(CudaEmulation, ReportsADivergentBarrier) {
   std::vector<int> out(64);
   EXPECT_THROW(LLC_LAUNCH(1, 64, 0, nullptr, divergent_barrier)(out.data()), emulation::EmulationError);
+}
+
+// CudaBackend wraps each op in a scope: after it, the launchers are back on
+// the stream they had, so no destroyed backend's stream is ever used.
+TEST(CudaKernelStream, ScopeRestoresThePreviousStream) {
+  auto* first = reinterpret_cast<cudaStream_t>(std::uintptr_t{0x10});
+  auto* second = reinterpret_cast<cudaStream_t>(std::uintptr_t{0x20});
+  ASSERT_EQ(kernel_stream(), nullptr);
+  {
+    const KernelStreamScope outer(first);
+    EXPECT_EQ(kernel_stream(), first);
+    {
+      const KernelStreamScope inner(second);
+      EXPECT_EQ(kernel_stream(), second);
+    }
+    EXPECT_EQ(kernel_stream(), first);
+  }
+  EXPECT_EQ(kernel_stream(), nullptr);
 }
 
 }  // namespace
