@@ -21,8 +21,8 @@
 #include <vector>
 
 #include "core/check.h"
-#include "cuda/check_cuda.h"
 #include "core/device.h"
+#include "cuda/check_cuda.h"
 #include "cuda/cuda_context.h"
 #include "cuda/device_select.h"
 #include "cuda/gemm.h"
