@@ -96,12 +96,18 @@ int run_shards_main(const std::string& name, int argc, char** argv, bool rerun_o
     if (values->count("shards")) run_options.only_shards = parse_shard_list((*values)["shards"].as<std::string>());
     run_options.redo_done = (*values)["redo"].as<bool>() && !rerun_only_unfinished;
     RunSummary summary = run_plan(plan, run_options);
-    int local[3] = {summary.shards_attempted, summary.shards_done, summary.shards_failed}, total[3] = {0, 0, 0};
-    mpi.sum_to_root(local, total, 3);
+    int local[4] = {summary.shards_attempted, summary.shards_done, summary.shards_failed, summary.stopped ? 1 : 0},
+        total[4] = {0, 0, 0, 0};
+    mpi.sum_to_root(local, total, 4);
     if (rank == 0) {
       spdlog::info("{}: {} shards run, {} done, {} failed; `llcpress status {}` lists them", name, total[0], total[1],
                    total[2], plan.output);
       exit_code = total[2] > 0 ? 3 : 0;
+      if (total[3] > 0) {  // a stop request outranks shard failures: the run is unfinished on purpose
+        spdlog::warn("{}: {} rank(s) stopped on SIGTERM/SIGINT; `llcpress rerun {}` continues (exit 4)", name, total[3],
+                     plan.output);
+        exit_code = 4;
+      }
     }
     exit_code = mpi.broadcast_from_root(exit_code);
   } catch (const Error& error) {

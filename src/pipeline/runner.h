@@ -37,11 +37,16 @@ struct RunOptions {
 
 struct RunSummary {
   int shards_attempted = 0, shards_done = 0, shards_failed = 0;  // on this rank
+  bool stopped = false;  // SIGTERM/SIGINT: this rank stopped early (pipeline/stop_signal.h)
 };
 
 // Call between MPI_Init and MPI_Finalize on every rank.
 RunSummary run_plan(const Plan& plan, const RunOptions& options);
 
 std::string shard_error_path(const Plan& plan, int id);
+// OUT/shards/<id>.partial.h5: the finished chains of an interrupted LLC shard (slt/chain_checkpoint.h).
+std::string shard_partial_path(const Plan& plan, int id);
+// OUT/shards/<id>.failed.h5: the result of a shard that ran but is not usable (too few healthy chains).
+std::string shard_failed_result_path(const Plan& plan, int id);
 
 }  // namespace llcpress

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -67,7 +68,7 @@ std::uint64_t init_batch_stream(const LlcConfig& config, int batch) {
   return stream_id(config.stream_salt, kInitPurpose, static_cast<std::uint64_t>(batch));
 }
 
-LlcResult estimate_llc(LossModel& model, const LlcConfig& input_config) {
+LlcResult estimate_llc(LossModel& model, const LlcConfig& input_config, const LlcHooks& hooks) {
   Stopwatch total_clock;
   input_config.validate();
   LlcResult result;
@@ -122,6 +123,18 @@ LlcResult estimate_llc(LossModel& model, const LlcConfig& input_config) {
   const std::int64_t total_steps = config.steps();
 
   for (int chain = 0; chain < config.chains; ++chain) {
+    // ---- chain-level resume (issue 20): a chain finished earlier with this config is reused.
+    const auto reused = std::find_if(hooks.finished.begin(), hooks.finished.end(),
+                                     [chain](const ChainResult& done) { return done.chain == chain; });
+    if (reused != hooks.finished.end()) {
+      ChainResult trace = *reused;
+      trace.resumed = true;
+      ++result.chains_resumed;
+      result.steps_resumed += trace.steps_run;
+      result.chains.push_back(std::move(trace));
+      continue;
+    }
+    // ---- end chain-level resume
     Stopwatch chain_clock;
     ChainResult trace;
     trace.chain = chain;
@@ -142,6 +155,10 @@ LlcResult estimate_llc(LossModel& model, const LlcConfig& input_config) {
     };
 
     for (std::int64_t step = 0; step < total_steps; ++step) {
+      if (hooks.stop_requested && hooks.stop_requested()) {  // a safe point: between two steps
+        sampler.reset(parameters);
+        throw LlcStopped(chain, step, static_cast<int>(result.chains.size()));
+      }
       // One clock read per phase boundary (clock reads are syscalls on some VMs).
       const double t0 = chain_clock.seconds();
       batches.draw(config.seed, batch_stream(config, chain, step), indices);
@@ -224,27 +241,55 @@ LlcResult estimate_llc(LossModel& model, const LlcConfig& input_config) {
       if (std::isfinite(a)) acceptance_sum += a, ++acceptance_count;
     trace.mean_mala_acceptance = acceptance_count ? acceptance_sum / acceptance_count : kNaN;
     trace.llc = trace.diverged ? kNaN : nbeta * (trace.mean_draw_loss - result.init_loss);
+    {
+      ChainHealthInput input;
+      input.diverged = trace.diverged;
+      input.divergence_reason = trace.divergence_reason;
+      input.draw_loss = trace.draw_loss;
+      input.mean_mala_acceptance = trace.mean_mala_acceptance;
+      input.init_loss = result.init_loss;
+      input.nbeta = nbeta;
+      input.sampled_parameters = result.sampled_parameters;
+      const ChainHealth health = assess_chain(input, config.health);
+      trace.healthy = health.healthy;
+      trace.health_problems = health.problems;
+      trace.health_reason = health.reason;
+      trace.stationarity = health.stationarity;
+    }
     trace.seconds = chain_clock.seconds();
     if (progress)
       progress->finish(trace.diverged ? fmt::format("DIVERGED: {}", trace.divergence_reason)
                                       : fmt::format("llc {:.4g}", trace.llc));
-    if (trace.diverged)
-      spdlog::warn("chain {} diverged ({}); it is excluded from the LLC mean", chain, trace.divergence_reason);
+    if (!trace.healthy)
+      spdlog::warn("chain {} is unhealthy ({}); it is excluded from the LLC mean", chain, trace.health_reason);
     result.model_seconds += trace.model_seconds;
     result.sampler_seconds += trace.sampler_seconds;
     result.batch_seconds += trace.batch_seconds;
     result.steps_run += trace.steps_run;
     result.chains.push_back(std::move(trace));
+    if (hooks.chain_finished) hooks.chain_finished(result.chains.back());
   }
   sampler.reset(parameters);
 
   std::vector<double> used;
+  std::vector<ChainHealth> health;
+  std::vector<int> chain_ids;
   for (const auto& chain : result.chains) {
-    if (chain.diverged)
-      ++result.chains_diverged;
-    else
+    result.chains_diverged += chain.diverged;
+    if (chain.healthy)
       used.push_back(chain.llc);
+    else
+      ++result.chains_unhealthy;
+    ChainHealth verdict;
+    verdict.healthy = chain.healthy;
+    verdict.problems = chain.health_problems;
+    verdict.reason = chain.health_reason;
+    health.push_back(std::move(verdict));
+    chain_ids.push_back(chain.chain);
   }
+  const ShardHealth shard_health = assess_shard(health, chain_ids);
+  result.failed = shard_health.failed;
+  result.failure_reason = shard_health.reason;
   result.chains_used = static_cast<int>(used.size());
   result.llc_mean = mean_of(used);
   if (used.size() >= 2) {
@@ -254,9 +299,10 @@ LlcResult estimate_llc(LossModel& model, const LlcConfig& input_config) {
   } else {
     result.llc_std = kNaN;
   }
-  if (result.chains_diverged > 0)
-    spdlog::warn("{} of {} chains diverged and are excluded; lower --epsilon or raise --gamma", result.chains_diverged,
-                 config.chains);
+  if (result.chains_unhealthy > 0)
+    spdlog::warn("{} of {} chains are unhealthy ({} diverged) and are excluded; lower --epsilon or raise --gamma",
+                 result.chains_unhealthy, config.chains, result.chains_diverged);
+  if (result.failed) spdlog::error("the LLC estimate is not usable: {}", result.failure_reason);
   result.seconds = total_clock.seconds();
   return result;
 }
