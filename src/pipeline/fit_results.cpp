@@ -381,6 +381,12 @@ std::string fit_report_markdown(const FitStageResult& result, const io::Table& l
       "(slope: bootstrap-t carrying the chains' uncertainty in λ̂). Rows with n < 3 are not fitted. Critical "
       "amounts that are a bound of the search range (even the most compression stayed within ε, or none "
       "did) are left out of the fit and counted.\n\n";
+  if (!result.skipped_llc.empty()) {
+    out += "Left out of every fit and prediction: checkpoints whose LLC shard failed (too few healthy chains; "
+           "docs/llc.md, \"Chain health\"):\n\n";
+    for (const std::string& skipped : result.skipped_llc) out += "- " + skipped + "\n";
+    out += "\n";
+  }
   out += "| method | ε | scope | n | bounds left out | slope [95% CI] | intercept | R² | Pearson | Spearman |\n";
   out += "|---|---|---|---|---|---|---|---|---|---|\n";
   for (const FitRow& row : result.fits) {

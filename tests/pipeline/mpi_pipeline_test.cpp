@@ -17,6 +17,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
@@ -244,7 +245,7 @@ std::vector<pid_t> llcpress_descendants(pid_t pid) {
 std::vector<std::string> table_names() { return {"llc", "critical", "curves"}; }
 
 // The gathered tables of two runs are equal, timing and rank columns excepted.
-void expect_same_tables(const fs::path& a, const fs::path& b) {
+void expect_same_tables(const fs::path& a, const fs::path& b, std::size_t shards = 20) {
   const io::File x = io::File::open_read_only(a), y = io::File::open_read_only(b);
   for (const auto& table : table_names()) {
     const io::Group u = x.root().open_group("tables/" + table), v = y.root().open_group("tables/" + table);
@@ -255,7 +256,7 @@ void expect_same_tables(const fs::path& a, const fs::path& b) {
   // by expect_same_shards); here: every link resolves to a shard's result.
   const auto links = x.root().open_group("shards").children();
   EXPECT_EQ(links, y.root().open_group("shards").children());
-  EXPECT_EQ(links.size(), 20u);
+  EXPECT_EQ(links.size(), shards);
   for (const auto& name : links) {
     EXPECT_TRUE(x.root().is_group("shards/" + name + "/result")) << a << " " << name;
     EXPECT_TRUE(y.root().is_group("shards/" + name + "/result")) << b << " " << name;
@@ -330,6 +331,113 @@ TEST(Pipeline, KilledRankLosesNoFinishedShardAndRerunCompletes) {
   ASSERT_EQ(0, run(kExe + " gather " + killed.string(), dir / "gather_killed.log"))
       << read_text(dir / "gather_killed.log");
   expect_same_tables(reference / "results.h5", killed / "results.h5");
+}
+
+// The first OUT/shards/<id>.partial.h5 to appear (a finished chain of a
+// running LLC shard) and the pid of the rank that wrote it; waits up to 60 s.
+std::pair<fs::path, pid_t> wait_for_partial(const fs::path& output) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::error_code error;
+    for (const auto& entry : fs::directory_iterator(output / "shards", error)) {
+      const std::string name = entry.path().filename().string();
+      if (name.size() > 11 && name.substr(name.size() - 11) == ".partial.h5") {
+        // Written under a temporary name and renamed: a visible file is complete.
+        const io::File file = io::File::open_read_only(entry.path());
+        return {entry.path(), static_cast<pid_t>(file.root().attribute<std::int64_t>("pid"))};
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return {};
+}
+
+// The job of the stop/resume test: the smaller model (two checkpoints), llc +
+// quant. The LLC shards run 3 chains of 1500 draws (a fraction of a second per
+// chain on an idle core, seconds on a loaded one) so that a signal sent when
+// the first chain's checkpoint appears reaches the rank while a later chain runs.
+constexpr int kStopDraws = 1500;
+std::string stop_job(const fs::path& output) {
+  std::string model;
+  for (const auto& entry : fs::directory_iterator(kSuite))
+    if (entry.is_directory() && entry.path().filename().string().rfind("demo-", 0) == 0 &&
+        (model.empty() || fs::file_size(entry.path() / "step0/model.safetensors") <
+                              fs::file_size(fs::path(model) / "step0/model.safetensors")))
+      model = entry.path().string();
+  std::string text = tiny_job(output, "model = m:" + model + "/step0," + model + "/step4\n");
+  auto replace = [&text](const std::string& from, const std::string& to) { text.replace(text.find(from), from.size(), to); };
+  replace("chains = 2\ndraws = 8", "chains = 3\ndraws = " + std::to_string(kStopDraws));
+  replace("methods = quant,svd,noise,prune", "methods = quant");
+  return text;
+}
+
+// Issue 20: SIGTERM (what SLURM sends at the time limit) of the rank running
+// an LLC shard stops it between two SGLD steps, keeps the shard's finished
+// chains and exits non-zero; rerun reuses them and the gathered tables equal
+// an uninterrupted run's. kill -9 loses only the running chain: rerun reuses
+// the checkpointed ones and the tables are again identical.
+TEST(Pipeline, StoppedRankResumesFinishedChains) {
+  const fs::path dir = kWork / "stop";
+  fs::remove_all(dir);
+  const fs::path job = write_job(dir, stop_job(dir / "unused"));
+  const fs::path reference = dir / "reference";
+  ASSERT_EQ(0, run(mpirun(2, "run " + job.string() + " --job.output=" + reference.string()), dir / "reference.log"))
+      << read_text(dir / "reference.log");
+  ASSERT_EQ(0, run(kExe + " gather " + reference.string(), dir / "gather_reference.log"))
+      << read_text(dir / "gather_reference.log");
+
+  for (const int signal_number : {SIGTERM, SIGKILL}) {
+    const std::string name = signal_number == SIGTERM ? "sigterm" : "sigkill";
+    const fs::path out = dir / name, log = dir / (name + ".log");
+    const std::string command =
+        "exec env " + mpirun(2, "run " + job.string() + " --job.output=" + out.string()) + " > '" + log.string() +
+        "' 2>&1";
+    const char* argv[] = {"/bin/sh", "-c", command.c_str(), nullptr};
+    pid_t mpiexec = 0;
+    ASSERT_EQ(0, posix_spawn(&mpiexec, "/bin/sh", nullptr, nullptr, const_cast<char**>(argv), environ));
+    const auto [partial, writer] = wait_for_partial(out);
+    ASSERT_FALSE(partial.empty()) << name << ": no chain checkpoint appeared\n" << read_text(log);
+    const std::string shard_id = partial.filename().string().substr(0, 5);
+    ASSERT_EQ(0, kill(writer, signal_number)) << name;
+    int wait_status = 0;
+    ASSERT_EQ(mpiexec, waitpid(mpiexec, &wait_status, 0));
+    const std::string run_log = read_text(log);
+    if (signal_number == SIGTERM) {
+      // Every rank exits 4 (stopped, resumable), and the rank says what it kept.
+      EXPECT_TRUE(WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == 4) << wait_status << "\n" << run_log;
+      EXPECT_NE(run_log.find("SIGTERM received: shard " + std::to_string(std::stoi(shard_id)) + " stopped at step"),
+                std::string::npos)
+          << run_log;
+      EXPECT_NE(run_log.find("finished chains are kept in " + partial.string()), std::string::npos) << run_log;
+      // The stopped shard is missing (not failed) and its finished chain is kept.
+      const auto status = status_json(out);
+      for (const auto& shard : status["shards"])
+        if (shard["id"].get<int>() == std::stoi(shard_id)) EXPECT_EQ(shard["state"], "missing") << shard.dump();
+      EXPECT_EQ(count_state(status, "failed"), 0);
+    } else {
+      EXPECT_FALSE(WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == 0) << "mpiexec must report the killed rank";
+    }
+    ASSERT_TRUE(fs::exists(partial)) << name << ": the finished chains were not kept";
+    const auto kept = io::File::open_read_only(partial).root().attribute<std::int64_t>("chains_finished");
+    EXPECT_GE(kept, 1);
+
+    ASSERT_EQ(0, run(mpirun(2, "rerun " + out.string()), dir / (name + "_rerun.log")))
+        << read_text(dir / (name + "_rerun.log"));
+    const std::string rerun_log = read_text(dir / (name + "_rerun.log"));
+    EXPECT_NE(rerun_log.find("reused " + std::to_string(kept) + " finished chains"), std::string::npos) << rerun_log;
+    EXPECT_FALSE(fs::exists(partial)) << "the chain checkpoint outlived its shard";
+    const io::File shard = io::File::open_read_only(out / "shards" / (shard_id + ".h5"));
+    const auto resumed_steps = shard.root().attribute<std::int64_t>("resumed_steps");
+    EXPECT_EQ(shard.root().attribute<std::int64_t>("resumed_chains"), kept);
+    // One step per draw and no burn-in: each reused chain saved kStopDraws SGLD steps.
+    EXPECT_EQ(resumed_steps, kStopDraws * kept);
+    std::cout << name << ": shard " << shard_id << " resumed " << kept << " finished chain(s), " << resumed_steps
+              << " SGLD steps not run again\n";
+    expect_same_shards(reference, out);
+    ASSERT_EQ(0, run(kExe + " gather " + out.string(), dir / ("gather_" + name + ".log")))
+        << read_text(dir / ("gather_" + name + ".log"));
+    expect_same_tables(reference / "results.h5", out / "results.h5", 4);
+  }
 }
 
 TEST(Pipeline, CorruptCheckpointAndBadTokensFailOnlyTheirShards) {
