@@ -426,9 +426,12 @@ TEST(Pipeline, StoppedRankResumesFinishedChains) {
     const std::string rerun_log = read_text(dir / (name + "_rerun.log"));
     EXPECT_NE(rerun_log.find("reused " + std::to_string(kept) + " finished chains"), std::string::npos) << rerun_log;
     EXPECT_FALSE(fs::exists(partial)) << "the chain checkpoint outlived its shard";
-    const io::File shard = io::File::open_read_only(out / "shards" / (shard_id + ".h5"));
-    const auto resumed_steps = shard.root().attribute<std::int64_t>("resumed_steps");
-    EXPECT_EQ(shard.root().attribute<std::int64_t>("resumed_chains"), kept);
+    std::int64_t resumed_steps = 0;
+    {  // closed before gather's external links open the file again
+      const io::File shard = io::File::open_read_only(out / "shards" / (shard_id + ".h5"));
+      resumed_steps = shard.root().attribute<std::int64_t>("resumed_steps");
+      EXPECT_EQ(shard.root().attribute<std::int64_t>("resumed_chains"), kept);
+    }
     // One step per draw and no burn-in: each reused chain saved kStopDraws SGLD steps.
     EXPECT_EQ(resumed_steps, kStopDraws * kept);
     std::cout << name << ": shard " << shard_id << " resumed " << kept << " finished chain(s), " << resumed_steps
