@@ -47,8 +47,17 @@ def select_rows(table, mask):
     return {name: values[mask] for name, values in table.items()}
 
 
+_reported_rows = set()  # (model, step) already named on stderr: several figures read /tables/llc
+
+
+def report_left_out(where, why):
+    if where not in _reported_rows:
+        _reported_rows.add(where)
+        print(f"figures.py: left out {where}: {why}", file=sys.stderr)
+
+
 def usable_llc(results):
-    """/tables/llc without the rows no figure may use: failed shards and non-finite λ̂ (each reported)."""
+    """/tables/llc without the rows no figure may use: failed shards and non-finite λ̂ (each reported once)."""
     if "tables/llc" not in results:
         return None
     llc = read_table(results["tables/llc"])
@@ -61,10 +70,10 @@ def usable_llc(results):
         where = f"{llc['model'][i]} step {llc['step'][i]}"
         if status != "done":
             reason = llc["reason"][i] if "reason" in llc else ""
-            print(f"figures.py: left out {where}: LLC shard {status}: {reason}", file=sys.stderr)
+            report_left_out(where, f"LLC shard {status}: {reason}")
             keep[i] = False
         elif not np.isfinite(llc["lambda_mean"][i]):
-            print(f"figures.py: left out {where}: λ̂ is not finite", file=sys.stderr)
+            report_left_out(where, "λ̂ is not finite")
             keep[i] = False
     return select_rows(llc, keep)
 

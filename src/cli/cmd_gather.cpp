@@ -50,13 +50,12 @@ int gather_main(int argc, char** argv) {
   } else {
     std::cout << fmt::format("gathered {} of {} shards ({} failed, {} missing) into {}\n", summary.shards_done,
                              plan.shards.size(), summary.shards_failed, summary.shards_missing, summary.path);
-    std::cout << fmt::format("  tables/llc: {} rows{}, tables/critical: {} rows, tables/curves: {} rows\n",
-                             summary.llc_rows,
-                             summary.llc_rows_failed
-                                 ? fmt::format(" ({} failed: status = failed, not used for predicted bits)",
-                                               summary.llc_rows_failed)
-                                 : "",
-                             summary.critical_rows, summary.curve_rows);
+    std::cout << fmt::format(
+        "  tables/llc: {} rows{}, tables/critical: {} rows, tables/curves: {} rows\n", summary.llc_rows,
+        summary.llc_rows_failed
+            ? fmt::format(" ({} failed: status = failed, not used for predicted bits)", summary.llc_rows_failed)
+            : "",
+        summary.critical_rows, summary.curve_rows);
   }
   return summary.shards_done == static_cast<int>(plan.shards.size()) ? 0 : 3;
 }

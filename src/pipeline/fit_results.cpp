@@ -382,8 +382,9 @@ std::string fit_report_markdown(const FitStageResult& result, const io::Table& l
       "amounts that are a bound of the search range (even the most compression stayed within ε, or none "
       "did) are left out of the fit and counted.\n\n";
   if (!result.skipped_llc.empty()) {
-    out += "Left out of every fit and prediction: checkpoints whose LLC shard failed (too few healthy chains; "
-           "docs/llc.md, \"Chain health\"):\n\n";
+    out +=
+        "Left out of every fit and prediction: checkpoints whose LLC shard failed (too few healthy chains; "
+        "docs/llc.md, \"Chain health\"):\n\n";
     for (const std::string& skipped : result.skipped_llc) out += "- " + skipped + "\n";
     out += "\n";
   }
@@ -414,8 +415,7 @@ std::string fit_report_markdown(const FitStageResult& result, const io::Table& l
   // λ̂ per checkpoint, and the critical amounts at the middle ε, so the fit's
   // inputs are visible next to it.
   out += "\n## λ̂ per checkpoint\n\n| model | step | λ̂ | std | status |\n|---|---|---|---|---|\n";
-  const auto llc_status =
-      optional_string_column(llc, "status", static_cast<std::size_t>(llc.num_rows()), "done");
+  const auto llc_status = optional_string_column(llc, "status", static_cast<std::size_t>(llc.num_rows()), "done");
   const auto& llc_model = llc.values<std::string>("model");
   const auto llc_step = numeric_column(llc, "step", "/tables/llc");
   const auto llc_mean = numeric_column(llc, "lambda_mean", "/tables/llc");

@@ -253,7 +253,8 @@ GatherSummary gather_results(const Plan& plan) {
       .add("chains", llc.chains, "1", "chains run")
       .add("healthy_chains", llc.chains_used, "1", "chains that passed every health rule (docs/llc.md)")
       .add("chains_used", llc.chains_used, "1", "chains averaged into lambda_mean (the healthy ones)")
-      .add("chains_unhealthy", llc.chains_unhealthy, "1", "chains left out: diverged, out of band, low MALA "
+      .add("chains_unhealthy", llc.chains_unhealthy, "1",
+           "chains left out: diverged, out of band, low MALA "
            "acceptance or not stationary")
       .add("chains_diverged", llc.chains_diverged, "1", "chains stopped on NaN/Inf")
       .add("sampled_parameters", llc.sampled_parameters, "1", "parameters the sampler moved (the mask)")

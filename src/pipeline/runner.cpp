@@ -195,7 +195,7 @@ void run_shard(RankState& state, const Shard& shard) {
   }
   root.set_attribute("status", "done");
   file.commit();
-  fs::remove(context.partial_path, ignored);                                // its chains are in the shard now
+  fs::remove(context.partial_path, ignored);                            // its chains are in the shard now
   fs::remove(shard_failed_result_path(state.plan, shard.id), ignored);  // superseded
   // ---- end issue 20
   fs::remove(shard_error_path(state.plan, shard.id), ignored);  // an earlier failure is now superseded

@@ -111,8 +111,8 @@ struct LlcResult {
   // usable (failure_reason names the unhealthy chains and why).
   bool failed = false;
   std::string failure_reason;
-  int chains_resumed = 0;              // chains taken from LlcHooks::finished
-  std::int64_t steps_resumed = 0;      // their steps (not run again)
+  int chains_resumed = 0;          // chains taken from LlcHooks::finished
+  std::int64_t steps_resumed = 0;  // their steps (not run again)
   std::size_t sampled_parameters = 0, total_parameters = 0;
   std::vector<std::string> sampled_tensors;
   std::size_t sampler_state_bytes = 0;
@@ -130,7 +130,7 @@ struct LlcResult {
 // only on (config, chain index), so a chain finished by an earlier, stopped
 // run can stand in for running it again: the result is bit-identical.
 struct LlcHooks {
-  std::vector<ChainResult> finished;                      // chains already run with this config (any order)
+  std::vector<ChainResult> finished;                       // chains already run with this config (any order)
   std::function<void(const ChainResult&)> chain_finished;  // after each chain this call runs
   std::function<bool()> stop_requested;                    // polled between steps
 };

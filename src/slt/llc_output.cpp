@@ -242,11 +242,10 @@ void write_llc(io::Group& group, const LlcResult& r) {
 }
 
 std::string format_llc(const LlcResult& r) {
-  std::string out =
-      fmt::format("llc {:.4f} ± {:.4f} (std over {} healthy chains{}), nbeta {:.4g}{}, L_init {:.6f}\n", r.llc_mean,
-                  r.llc_std, r.chains_used,
-                  r.chains_unhealthy ? fmt::format(", {} unhealthy and excluded", r.chains_unhealthy) : "",
-                  r.config.sampler.nbeta, r.nbeta_is_default ? " (default b/ln b)" : "", r.init_loss);
+  std::string out = fmt::format(
+      "llc {:.4f} ± {:.4f} (std over {} healthy chains{}), nbeta {:.4g}{}, L_init {:.6f}\n", r.llc_mean, r.llc_std,
+      r.chains_used, r.chains_unhealthy ? fmt::format(", {} unhealthy and excluded", r.chains_unhealthy) : "",
+      r.config.sampler.nbeta, r.nbeta_is_default ? " (default b/ln b)" : "", r.init_loss);
   if (r.failed) out += fmt::format("  FAILED: {}\n", r.failure_reason);
   for (const auto& chain : r.chains) {
     if (!chain.healthy && !chain.diverged)

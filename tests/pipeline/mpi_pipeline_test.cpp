@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -333,6 +334,12 @@ TEST(Pipeline, KilledRankLosesNoFinishedShardAndRerunCompletes) {
   expect_same_tables(reference / "results.h5", killed / "results.h5");
 }
 
+// "00003" + suffix: a shard file name.
+std::string fmt_id(int id, const std::string& suffix) {
+  std::string digits = std::to_string(id);
+  return std::string(5 - std::min<std::size_t>(5, digits.size()), '0') + digits + suffix;
+}
+
 // The first OUT/shards/<id>.partial.h5 to appear (a finished chain of a
 // running LLC shard) and the pid of the rank that wrote it; waits up to 60 s.
 std::pair<fs::path, pid_t> wait_for_partial(const fs::path& output) {
@@ -365,7 +372,9 @@ std::string stop_job(const fs::path& output) {
                               fs::file_size(fs::path(model) / "step0/model.safetensors")))
       model = entry.path().string();
   std::string text = tiny_job(output, "model = m:" + model + "/step0," + model + "/step4\n");
-  auto replace = [&text](const std::string& from, const std::string& to) { text.replace(text.find(from), from.size(), to); };
+  auto replace = [&text](const std::string& from, const std::string& to) {
+    text.replace(text.find(from), from.size(), to);
+  };
   replace("chains = 2\ndraws = 8", "chains = 3\ndraws = " + std::to_string(kStopDraws));
   replace("methods = quant,svd,noise,prune", "methods = quant");
   return text;
@@ -389,9 +398,8 @@ TEST(Pipeline, StoppedRankResumesFinishedChains) {
   for (const int signal_number : {SIGTERM, SIGKILL}) {
     const std::string name = signal_number == SIGTERM ? "sigterm" : "sigkill";
     const fs::path out = dir / name, log = dir / (name + ".log");
-    const std::string command =
-        "exec env " + mpirun(2, "run " + job.string() + " --job.output=" + out.string()) + " > '" + log.string() +
-        "' 2>&1";
+    const std::string command = "exec env " + mpirun(2, "run " + job.string() + " --job.output=" + out.string()) +
+                                " > '" + log.string() + "' 2>&1";
     const char* argv[] = {"/bin/sh", "-c", command.c_str(), nullptr};
     pid_t mpiexec = 0;
     ASSERT_EQ(0, posix_spawn(&mpiexec, "/bin/sh", nullptr, nullptr, const_cast<char**>(argv), environ));
@@ -440,6 +448,82 @@ TEST(Pipeline, StoppedRankResumesFinishedChains) {
     ASSERT_EQ(0, run(kExe + " gather " + out.string(), dir / ("gather_" + name + ".log")))
         << read_text(dir / ("gather_" + name + ".log"));
     expect_same_tables(reference / "results.h5", out / "results.h5", 4);
+  }
+}
+
+// Issue 20 finding 3: a step size that explodes the chains (ε = 0.04: MALA
+// acceptance 0, losses far above L_init) or makes them diverge (ε = 10) fails
+// the LLC shard with a reason naming the unhealthy chains; gather keeps the row
+// as failed without a λ̂ for the predicted bits; fit and figures run and leave
+// it out. Before, both shards counted as done and their λ̂ was fitted.
+TEST(Pipeline, UnhealthyChainsFailTheLlcShardAndFitLeavesItOut) {
+  const fs::path dir = kWork / "unhealthy";
+  fs::remove_all(dir);
+  std::string text = stop_job(dir / "unused");
+  text.replace(text.find("chains = 3"), 10, "chains = 4");
+  text.replace(text.find("draws = " + std::to_string(kStopDraws)), 8 + std::to_string(kStopDraws).size(), "draws = 20");
+  const fs::path job = write_job(dir, text);
+  const bool have_python = std::system("/usr/bin/python3 -c 'import h5py, numpy, matplotlib' > /dev/null 2>&1") == 0;
+  for (const std::string epsilon : {"0.04", "10"}) {
+    const fs::path out = dir / ("eps" + epsilon);
+    EXPECT_EQ(3, run(mpirun(1, "run " + job.string() + " --llc.epsilon=" + epsilon + " --job.output=" + out.string()),
+                     dir / ("run" + epsilon + ".log")))
+        << read_text(dir / ("run" + epsilon + ".log"));
+    // The rule that fires: ε = 0.04 moves every chain with MALA acceptance 0;
+    // ε = 10 makes every chain's loss NaN within a few steps.
+    const std::string expected_problem = epsilon == "10" ? "diverged (minibatch loss is" : "MALA acceptance 0 < 0.1";
+    const auto status = status_json(out);
+    std::vector<int> failed_llc;
+    for (const auto& shard : status["shards"]) {
+      if (shard["task"] != "llc") {
+        EXPECT_EQ(shard["state"], "done") << shard.dump();
+        continue;
+      }
+      failed_llc.push_back(shard["id"].get<int>());
+      EXPECT_EQ(shard["state"], "failed") << shard.dump();
+      const std::string reason = shard["reason"];
+      EXPECT_NE(reason.find("0 of 4 chains healthy (need 2)"), std::string::npos) << reason;
+      for (int chain = 0; chain < 4; ++chain)
+        EXPECT_NE(reason.find("chain " + std::to_string(chain) + ": "), std::string::npos) << reason;
+      EXPECT_NE(reason.find(expected_problem), std::string::npos) << reason;
+      // The traces that explain it are kept beside the error record, not as a done shard.
+      const fs::path kept = out / "shards" / fmt_id(shard["id"].get<int>(), ".failed.h5");
+      ASSERT_TRUE(fs::exists(kept)) << kept;
+      EXPECT_FALSE(fs::exists(out / "shards" / fmt_id(shard["id"].get<int>(), ".h5")));
+      const io::File file = io::File::open_read_only(kept);
+      EXPECT_EQ(file.root().attribute<std::string>("status"), "failed");
+      const io::Table chains = io::read_table(file.root().open_group("result"), "chains");
+      EXPECT_EQ(chains.values<std::uint8_t>("healthy"), std::vector<std::uint8_t>(4, 0));
+    }
+    EXPECT_EQ(failed_llc.size(), 2u);
+
+    EXPECT_EQ(3, run(kExe + " gather " + out.string(), dir / ("gather" + epsilon + ".log")))
+        << read_text(dir / ("gather" + epsilon + ".log"));
+    {
+      const io::File results = io::File::open_read_only(out / "results.h5");
+      const io::Table llc = io::read_table(results.root(), "tables/llc");
+      EXPECT_EQ(llc.values<std::string>("status"), std::vector<std::string>(2, "failed"));
+      EXPECT_EQ(llc.values<std::int64_t>("healthy_chains"), std::vector<std::int64_t>(2, 0));
+      for (const auto& reason : llc.values<std::string>("reason"))
+        EXPECT_NE(reason.find(expected_problem), std::string::npos) << reason;
+      const io::Table critical = io::read_table(results.root(), "tables/critical");
+      ASSERT_GT(critical.num_rows(), 0);
+      for (double bits : critical.values<double>("predicted_bits")) EXPECT_TRUE(std::isnan(bits)) << bits;
+    }
+    // fit runs, leaves both checkpoints out and says so; it draws the figures when python3 can.
+    ASSERT_EQ(
+        0, run(kExe + " fit " + out.string() + (have_python ? "" : " --no-figures"), dir / ("fit" + epsilon + ".log")))
+        << read_text(dir / ("fit" + epsilon + ".log"));
+    const std::string report = read_text(out / "report.md");
+    EXPECT_NE(report.find("Left out of every fit"), std::string::npos) << report;
+    EXPECT_NE(report.find("m step 0: LLC shard failed"), std::string::npos) << report;
+    EXPECT_NE(report.find("m step 4: LLC shard failed"), std::string::npos) << report;
+    if (have_python) {
+      const std::string fit_log = read_text(dir / ("fit" + epsilon + ".log"));
+      EXPECT_NE(fit_log.find("figures.py: left out m step 0: LLC shard failed"), std::string::npos) << fit_log;
+      EXPECT_TRUE(fs::exists(out / "figures/curves_m_quant.png")) << fit_log;
+      EXPECT_FALSE(fs::exists(out / "figures/llc_vs_critical_quant.png")) << fit_log;
+    }
   }
 }
 

@@ -329,8 +329,8 @@ TEST(FitStage, FiguresScriptSurvivesNanFailedAndEmptyTables) {
   if (std::system("/usr/bin/python3 -c 'import h5py, numpy, matplotlib' > /dev/null 2>&1") != 0)
     GTEST_SKIP() << "python3 with h5py, numpy and matplotlib is not installed";
   auto run_figures = [](const fs::path& directory) {
-    const std::string command = "/usr/bin/python3 " LLCPRESS_SOURCE_DIR "/analysis/figures.py " +
-                                directory.string() + " > " + (directory / "figures.log").string() + " 2>&1";
+    const std::string command = "/usr/bin/python3 " LLCPRESS_SOURCE_DIR "/analysis/figures.py " + directory.string() +
+                                " > " + (directory / "figures.log").string() + " 2>&1";
     return std::system(command.c_str());
   };
   auto read_log = [](const fs::path& directory) {
@@ -360,7 +360,8 @@ TEST(FitStage, FiguresScriptSurvivesNanFailedAndEmptyTables) {
   }
   {  // one NaN λ̂ among done rows and a NaN std
     Study study = make_study();
-    std::vector<double> mean = study.llc.values<double>("lambda_mean"), std_dev = study.llc.values<double>("lambda_std");
+    std::vector<double> mean = study.llc.values<double>("lambda_mean"),
+                        std_dev = study.llc.values<double>("lambda_std");
     mean[2] = std::nan("");
     std_dev[3] = std::nan("");
     io::Table llc;
