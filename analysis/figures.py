@@ -25,21 +25,11 @@ matplotlib.use("Agg")  # batch jobs have no display
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-
-def read_table(group):
-    """A table group (one 1-D dataset per column) as a dict of numpy arrays, strings decoded."""
-    columns = [c.decode() if isinstance(c, bytes) else str(c) for c in group.attrs["columns"]]
-    table = {}
-    for name in columns:
-        values = group[name][()]
-        if values.dtype.kind in ("O", "S"):
-            values = np.array([v.decode() if isinstance(v, bytes) else str(v) for v in values], dtype=object)
-        table[name] = values
-    return table
+from llcpress_tables import read_columns  # noqa: E402  (analysis/llcpress_tables.py, beside this file)
 
 
 def num_rows(table):
-    """Rows of a table read by read_table (0 for a table without columns)."""
+    """Rows of a table read by read_columns (0 for a table without columns)."""
     return len(next(iter(table.values()))) if table else 0
 
 
@@ -60,7 +50,7 @@ def usable_llc(results):
     """/tables/llc without the rows no figure may use: failed shards and non-finite λ̂ (each reported once)."""
     if "tables/llc" not in results:
         return None
-    llc = read_table(results["tables/llc"])
+    llc = read_columns(results["tables/llc"])
     rows = num_rows(llc)
     if rows == 0:
         return llc
@@ -72,7 +62,7 @@ def usable_llc(results):
             reason = llc["reason"][i] if "reason" in llc else ""
             report_left_out(where, f"LLC shard {status}: {reason}")
             keep[i] = False
-        elif not np.isfinite(llc["lambda_mean"][i]):
+        elif not np.isfinite(llc["llc_mean"][i]):
             report_left_out(where, "λ̂ is not finite")
             keep[i] = False
     return select_rows(llc, keep)
@@ -119,10 +109,10 @@ def figure_llc_vs_critical(results, out_dir):
     if "tables/llc" not in results or "tables/critical" not in results:
         return []
     llc = usable_llc(results)
-    critical = read_table(results["tables/critical"])
+    critical = read_columns(results["tables/critical"])
     if num_rows(llc) == 0 or num_rows(critical) == 0:
         return []
-    fits = read_table(results["fits/table"]) if "fits/table" in results else None
+    fits = read_columns(results["fits/table"]) if "fits/table" in results else None
     models = list(dict.fromkeys(llc["model"]))
     colors = model_colors(models)
     written = []
@@ -138,11 +128,11 @@ def figure_llc_vs_critical(results, out_dir):
                         continue
                     if "status" in critical and critical["status"][i] != "found":
                         # a bound of the search range, left out of the fit: drawn hollow
-                        bound_x.append(llc["lambda_mean"][j[0]])
+                        bound_x.append(llc["llc_mean"][j[0]])
                         bound_y.append(critical["critical_amount"][i])
                         continue
-                    xs.append(llc["lambda_mean"][j[0]])
-                    xerr.append(finite_or_zero(llc["lambda_std"][j[0]]))  # one chain: no spread to draw
+                    xs.append(llc["llc_mean"][j[0]])
+                    xerr.append(finite_or_zero(llc["llc_std"][j[0]]))  # one chain: no spread to draw
                     ys.append(critical["critical_amount"][i])
                 if bound_x:
                     ax.scatter(bound_x, bound_y, s=30, facecolors="none", edgecolors=[colors[model]],
@@ -183,7 +173,7 @@ def figure_over_steps(results, out_dir):
         llc = None
     if llc is not None:
         panels.append(("llc", None))
-    critical = read_table(results["tables/critical"]) if "tables/critical" in results else None
+    critical = read_columns(results["tables/critical"]) if "tables/critical" in results else None
     if critical is not None and num_rows(critical) == 0:
         critical = None
     if critical is not None:
@@ -205,8 +195,8 @@ def figure_over_steps(results, out_dir):
                 if not m.any():
                     continue
                 order = np.argsort(llc["step"][m])
-                ax.errorbar(positive_steps(llc["step"][m][order]), llc["lambda_mean"][m][order],
-                            yerr=finite_or_zero(llc["lambda_std"][m][order]), marker="o", ms=3, capsize=2,
+                ax.errorbar(positive_steps(llc["step"][m][order]), llc["llc_mean"][m][order],
+                            yerr=finite_or_zero(llc["llc_std"][m][order]), marker="o", ms=3, capsize=2,
                             color=colors[model], label=model)
                 ax.set_ylabel("LLC λ̂ (dimensionless)")
                 ax.set_title("LLC over training")
@@ -237,7 +227,7 @@ def figure_over_steps(results, out_dir):
 def figure_curves(results, out_dir):
     if "tables/curves" not in results:
         return []
-    curves = read_table(results["tables/curves"])
+    curves = read_columns(results["tables/curves"])
     if num_rows(curves) == 0:
         return []
     written = []
@@ -266,7 +256,7 @@ def figure_curves(results, out_dir):
 def figure_bits(results, out_dir):
     if "tables/critical" not in results:
         return []
-    critical = read_table(results["tables/critical"])
+    critical = read_columns(results["tables/critical"])
     if num_rows(critical) == 0:
         return []
     # log axes: (λ̂/d)·log2(1/ε) is orders of magnitude below the measured bits on small models
@@ -297,7 +287,7 @@ def figure_matmul(paths, out_dir):
         with h5py.File(path, "r") as f:
             if "sweep" not in f:
                 continue
-            sweeps.append((os.path.basename(path), read_table(f["sweep"])))
+            sweeps.append((os.path.basename(path), read_columns(f["sweep"])))
     if not sweeps:
         return []
     fig, ax = plt.subplots(figsize=(5.5, 4.2))

@@ -1,9 +1,14 @@
 #include "cli/subcommand.h"
 
+#include <omp.h>
+
 #include <charconv>
 #include <iostream>
 
+#include "cli/device_option.h"
 #include "core/check.h"
+#include "pipeline/job_spec.h"
+#include "pipeline/task_options.h"
 
 namespace llcpress::cli {
 
@@ -51,7 +56,9 @@ std::optional<po::variables_map> parse_options(const std::string& subcommand, co
     po::command_line_parser parser(argc, argv);
     parser.options(all);
     if (positional) parser.positional(*positional);
-    po::store(parser.run(), values);
+    const po::parsed_options parsed = parser.run();
+    reject_negative_unsigned(parsed, "llcpress " + subcommand);  // "--seed=-1" must not wrap around
+    po::store(parsed, values);
     if (values.count("help")) {
       std::cout << "usage: llcpress " << subcommand << " " << usage << "\n\n" << all << "\n";
       return std::nullopt;
@@ -66,6 +73,18 @@ std::optional<po::variables_map> parse_options(const std::string& subcommand, co
     throw ConfigError(error.what(), "llcpress " + subcommand, "run `llcpress " + subcommand + " --help`");
   }
   return values;
+}
+
+void add_run_options(po::options_description& options) {
+  const auto& common = common_option_table();
+  common.declare(options, Surface::Cli, common.defaults(), common.section);
+}
+
+void apply_run_options(const po::variables_map& values) {
+  const auto& common = common_option_table();
+  const RunSettings run = common.read(values, common.defaults(), Surface::Cli, common.section);
+  select_command_device(run.device);  // before any work: a missing GPU is named here
+  if (run.threads > 0) omp_set_num_threads(run.threads);
 }
 
 void print_json(const nlohmann::json& value) { std::cout << value.dump(2) << std::endl; }

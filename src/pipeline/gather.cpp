@@ -28,14 +28,14 @@ struct LlcColumns {
   std::vector<std::string> model, checkpoint, sha256, status, reason;
   std::vector<std::int64_t> step, shard, chains_used, chains_diverged, sampled_parameters, total_parameters;
   std::vector<std::int64_t> chains, chains_unhealthy;
-  std::vector<double> lambda_mean, lambda_std, lambda_standard_error, init_loss, nbeta, seconds;
+  std::vector<double> llc_mean, llc_std, llc_standard_error, init_loss, nbeta, seconds;
 };
 
 struct CriticalColumns {
   std::vector<std::string> model, checkpoint, method, parameter, units, status;
   std::vector<std::int64_t> step, shard, parameters_total, parameters_compressed;
   std::vector<double> eps, critical_amount, critical_effective, first_failing, threshold, reference_loss,
-      bits_per_weight, predicted_bits, lambda_mean;
+      bits_per_weight, predicted_bits, llc_mean;
 };
 
 struct CurveColumns {
@@ -54,9 +54,9 @@ void add_llc_row(LlcColumns& llc, const Shard& shard, const io::Group& root, con
   llc.sha256.push_back(root.attribute<std::string>("checkpoint_sha256"));
   llc.step.push_back(shard.step);
   llc.shard.push_back(shard.id);
-  llc.lambda_mean.push_back(scalar(result, "llc_mean"));
-  llc.lambda_std.push_back(scalar(result, "llc_std"));
-  llc.lambda_standard_error.push_back(scalar(result, "llc_standard_error"));
+  llc.llc_mean.push_back(scalar(result, "llc_mean"));
+  llc.llc_std.push_back(scalar(result, "llc_std"));
+  llc.llc_standard_error.push_back(scalar(result, "llc_standard_error"));
   llc.init_loss.push_back(scalar(result, "init_loss"));
   llc.nbeta.push_back(scalar(result, "nbeta"));
   llc.chains_used.push_back(result.attribute<std::int64_t>("chains_used"));
@@ -107,7 +107,7 @@ void add_sweep_rows(CriticalColumns& critical, CurveColumns& curves, const Shard
     critical.bits_per_weight.push_back(criticals.values<double>("critical_bits_per_weight")[i]);
     // The same formula `llcpress sweep --llc λ` records: (λ/d)·log2(1/ε), d = all parameters.
     critical.predicted_bits.push_back(std::isfinite(lambda) ? compress::predicted_bits(lambda, total, eps[i]) : kNaN);
-    critical.lambda_mean.push_back(lambda);
+    critical.llc_mean.push_back(lambda);
   }
 
   const io::Table points = io::read_table(result, "points");
@@ -163,6 +163,8 @@ GatherSummary gather_results(const Plan& plan) {
         if (status.state == ShardState::Done) ++summary.shards_done;
         if (status.state == ShardState::Failed) ++summary.shards_failed;
         if (status.state == ShardState::Missing) ++summary.shards_missing;
+        if (status.state == ShardState::Stale) ++summary.shards_stale;
+        if (status.state == ShardState::Bad) ++summary.shards_bad;
       }
       // ---- chain health (issue 20): a failed LLC shard whose result was kept
       // (too few healthy chains) gets a row with status "failed", never a λ̂ for
@@ -198,7 +200,7 @@ GatherSummary gather_results(const Plan& plan) {
         rank[shard.id] = shard_root.attribute<std::int64_t>("rank");
         if (shard.task == "llc") {
           add_llc_row(llc, shard, shard_root, result);
-          llc_by_checkpoint[{shard.model, shard.checkpoint}] = llc.lambda_mean.back();
+          llc_by_checkpoint[{shard.model, shard.checkpoint}] = llc.llc_mean.back();
         } else {
           add_sweep_rows(critical, curves, shard, result, llc_by_checkpoint);
         }
@@ -218,6 +220,8 @@ GatherSummary gather_results(const Plan& plan) {
   root.set_attribute("shards_done", static_cast<std::int64_t>(summary.shards_done));
   root.set_attribute("shards_failed", static_cast<std::int64_t>(summary.shards_failed));
   root.set_attribute("shards_missing", static_cast<std::int64_t>(summary.shards_missing));
+  root.set_attribute("shards_stale", static_cast<std::int64_t>(summary.shards_stale));
+  root.set_attribute("shards_bad", static_cast<std::int64_t>(summary.shards_bad));
 
   std::vector<std::string> shard_model, shard_task, shard_checkpoint;
   std::vector<std::int64_t> shard_id, shard_step;
@@ -234,8 +238,9 @@ GatherSummary gather_results(const Plan& plan) {
       .add("step", shard_step, "steps", "training step of the checkpoint (-1 when the path has no step<k>)")
       .add("task", shard_task, "", "llc or a compression method")
       .add("checkpoint", shard_checkpoint, "", "checkpoint path")
-      .add("state", state, "", "done | failed | missing when gathered")
-      .add("reason", reason, "", "the recorded error of a failed shard")
+      .add("state", state, "",
+           "done | stale | bad | failed | missing when gathered (only done shards are in the tables)")
+      .add("reason", reason, "", "failed: the recorded error; stale: the settings that differ; bad: why unreadable")
       .add("rank", rank, "", "MPI rank that wrote the shard (-1 unless done)")
       .add("wall_seconds", wall_seconds, "s", "wall time of the shard (NaN unless done)");
   io::write_table(root, "tables/shards", shards, "one row per planned shard");
@@ -243,16 +248,16 @@ GatherSummary gather_results(const Plan& plan) {
   io::Table llc_table;
   llc_table.add("model", llc.model, "", "model name from the job file")
       .add("step", llc.step, "steps", "training step of the checkpoint")
-      .add("lambda_mean", llc.lambda_mean, "1", "LLC estimate: mean over the healthy chains")
-      .add("lambda_std", llc.lambda_std, "1", "sample standard deviation (n-1) of the per-chain estimates")
-      .add("lambda_standard_error", llc.lambda_standard_error, "1", "lambda_std / sqrt(chains_used)")
+      .add("llc_mean", llc.llc_mean, "1", "LLC estimate: mean over the healthy chains")
+      .add("llc_std", llc.llc_std, "1", "sample standard deviation (n-1) of the per-chain estimates")
+      .add("llc_standard_error", llc.llc_standard_error, "1", "llc_std / sqrt(chains_used)")
       .add("init_loss", llc.init_loss, "nats", "L_init: loss at the checkpoint over the init batches")
       .add("nbeta", llc.nbeta, "1", "inverse temperature n*beta used")
-      .add("status", llc.status, "", "done | failed (too few healthy chains: lambda_* must not be used)")
+      .add("status", llc.status, "", "done | failed (too few healthy chains: llc_* must not be used)")
       .add("reason", llc.reason, "", "why the shard failed, naming the unhealthy chains (empty when done)")
       .add("chains", llc.chains, "1", "chains run")
       .add("healthy_chains", llc.chains_used, "1", "chains that passed every health rule (docs/llc.md)")
-      .add("chains_used", llc.chains_used, "1", "chains averaged into lambda_mean (the healthy ones)")
+      .add("chains_used", llc.chains_used, "1", "chains averaged into llc_mean (the healthy ones)")
       .add("chains_unhealthy", llc.chains_unhealthy, "1",
            "chains left out: diverged, out of band, low MALA "
            "acceptance or not stationary")
@@ -283,8 +288,8 @@ GatherSummary gather_results(const Plan& plan) {
       .add("bits_per_weight", critical.bits_per_weight, "bits/parameter",
            "quantizers: bits per weight at the critical point (NaN for other methods)")
       .add("predicted_bits", critical.predicted_bits, "bits/parameter",
-           "(lambda_mean / parameters_total) * log2(1 / eps), NaN without an llc shard")
-      .add("lambda_mean", critical.lambda_mean, "1", "LLC estimate of the checkpoint (NaN without an llc shard)")
+           "(llc_mean / parameters_total) * log2(1 / eps), NaN without an llc shard")
+      .add("llc_mean", critical.llc_mean, "1", "LLC estimate of the checkpoint (NaN without an llc shard)")
       .add("parameters_total", critical.parameters_total, "1", "parameters of the model")
       .add("parameters_compressed", critical.parameters_compressed, "1", "parameters the method compressed")
       .add("checkpoint", critical.checkpoint, "", "checkpoint path")

@@ -8,6 +8,7 @@
 
 #include "core/check.h"
 #include "pipeline/slurm.h"
+#include "pipeline/task_options.h"
 
 namespace llcpress {
 
@@ -41,18 +42,20 @@ const TaskKind* find_task_kind(const std::string& name) {
 
 po::options_description job_options() {
   po::options_description options("Job file keys");
+  // Two task keys live in shared sections; their defaults come from the task option tables.
+  const int batch_default = std::get<int>(llc_option_table().find("batch")->get(llc_option_table().defaults()));
+  const std::string eps_default =
+      option_text(compression_option_table().find("eps")->get(compression_option_table().defaults()));
   // clang-format off
   options.add_options()
     ("job.name", po::value<std::string>()->default_value("job"), "name recorded in outputs and SLURM job names")
     ("job.output", po::value<std::string>(), "output directory (plan.json, shards/, results.h5)")
     ("job.seed", po::value<std::uint64_t>()->default_value(0), "seed of every random stream (keyed further by shard, chain, step)")
-    ("job.device", po::value<std::string>()->default_value("cpu"), "cpu or cuda")
-    ("job.threads", po::value<int>()->default_value(1), "CPU threads per rank")
     ("job.log_level", po::value<std::string>()->default_value("info"), "trace, debug, info, warn, error")
     ("data.prefix", po::value<std::string>(), "Megatron dataset prefix (PREFIX.idx / PREFIX.bin) for SGLD batches")
     ("data.heldout_prefix", po::value<std::string>(), "Megatron dataset prefix for the held-out evaluation (default: data.prefix)")
     ("data.seq_len", po::value<int>(), "tokens per sequence fed to the model (T; each window reads T+1 tokens)")
-    ("data.batch", po::value<int>()->default_value(8), "sequences per batch (SGLD minibatch and evaluation chunk)")
+    ("data.batch", po::value<int>()->default_value(batch_default), "sequences per batch (SGLD minibatch and evaluation chunk)")
     ("data.sgld_sequences", po::value<std::string>(), "A:B — the sequences SGLD minibatches are drawn from")
     ("data.eval_sequences", po::value<std::string>(), "A:B — the fixed held-out sequences every loss evaluation uses")
     ("models.model", po::value<std::vector<std::string>>()->composing(), "NAME:PATTERN[,PATTERN...] (repeat per model)")
@@ -60,8 +63,10 @@ po::options_description job_options() {
     ("models.heldout", po::value<std::vector<std::string>>()->composing(), "NAME:PREFIX — this model's held-out dataset instead of data.heldout_prefix")
     ("llc.enabled", po::value<bool>()->default_value(true), "run the LLC task on every checkpoint")
     ("compress.methods", po::value<std::string>()->default_value(""), "comma-separated compression methods")
-    ("compress.eps", po::value<std::string>()->default_value("0.3,0.5,0.7"), "loss-increase tolerances ε (nats)");
+    ("compress.eps", po::value<std::string>()->default_value(eps_default), "loss-increase tolerances ε (nats)");
   // clang-format on
+  // job.device, job.threads: the common option table (pipeline/task_options.cpp).
+  common_option_table().declare(options, Surface::Job, common_option_table().defaults("job"), "job");
   add_slurm_options(options);
   for (const auto& kind : task_kinds())
     if (kind.add_options) kind.add_options(options);
@@ -120,21 +125,78 @@ nlohmann::json JobSpec::resolved() const {
     else if (auto* list = boost::any_cast<std::vector<std::string>>(&any))
       json[key] = *list;
   }
-  json["job.path"] = path;
+  // Paths as absolute as the plan stores them: a record that does not depend on
+  // the directory a later command runs in.
+  auto absolute = [](const std::string& text) {
+    return text.empty() ? text : fs::absolute(text).lexically_normal().string();
+  };
+  for (const char* key : {"job.output", "data.prefix", "data.heldout_prefix"})
+    if (json.contains(key)) json[key] = absolute(json[key].get<std::string>());
+  for (const char* key : {"models.model", "models.data", "models.heldout"}) {
+    if (!json.contains(key)) continue;
+    for (auto& entry : json[key]) {
+      // NAME:PATH[,PATH...]; the name has no ':' (load_job splits at the first one).
+      const std::string text = entry.get<std::string>();
+      const auto colon = text.find(':');
+      if (colon == std::string::npos) continue;
+      std::string paths;
+      for (const auto& part : split(text.substr(colon + 1), ',')) {
+        if (!paths.empty()) paths += ',';
+        paths += absolute(part);
+      }
+      entry = text.substr(0, colon + 1) + paths;
+    }
+  }
+  json["job.path"] = path.empty() ? path : absolute(path);
   return json;
 }
 
-JobSpec load_job(const std::string& path, const std::vector<std::string>& overrides) {
-  LLC_CHECK(fs::is_regular_file(path), ConfigError, path, "pass the path of a job .ini file (see jobs/demo.ini)",
-            "job file not found");
+void reject_negative_unsigned(const po::parsed_options& parsed, const std::string& where) {
+  if (parsed.description == nullptr) return;
+  for (const auto& option : parsed.options) {
+    const po::option_description* description = parsed.description->find_nothrow(option.string_key, false);
+    if (description == nullptr) continue;
+    const auto* semantic = description->semantic().get();
+    const bool is_unsigned = dynamic_cast<const po::typed_value<unsigned long>*>(semantic) != nullptr ||
+                             dynamic_cast<const po::typed_value<unsigned long long>*>(semantic) != nullptr ||
+                             dynamic_cast<const po::typed_value<unsigned int>*>(semantic) != nullptr;
+    if (!is_unsigned) continue;
+    for (const auto& text : option.value) {
+      const auto first = text.find_first_not_of(" \t");
+      LLC_CHECK(first == std::string::npos || text[first] != '-', ConfigError, option.string_key,
+                "give an integer from 0 to 18446744073709551615", "'{}' is negative (in {})", text, where);
+    }
+  }
+}
+
+namespace {
+
+// load_job and load_job_from_resolved: `config` holds INI text (possibly
+// empty), `overrides` command-line tokens that take precedence over it.
+// `preset`: key -> value pairs stored as they are, before everything else
+// (load_job_from_resolved; no command-line syntax in between, so an empty or
+// '-'-led value needs no quoting).
+JobSpec parse_job(std::istream& config, const std::string& path, const std::vector<std::string>& overrides,
+                  const std::vector<po::option>& preset = {}) {
   po::options_description options = job_options();
   JobSpec job;
   job.path = path;
   try {
+    if (!preset.empty()) {
+      po::parsed_options parsed(&options);
+      parsed.options = preset;
+      reject_negative_unsigned(parsed, path);
+      po::store(parsed, job.values);
+    }
     // Command-line overrides are stored first: Boost keeps the first value stored.
-    if (!overrides.empty()) po::store(po::command_line_parser(overrides).options(options).run(), job.values);
-    std::ifstream file(path);
-    po::store(po::parse_config_file(file, options, /*allow_unregistered=*/false), job.values);
+    if (!overrides.empty()) {
+      auto parsed = po::command_line_parser(overrides).options(options).run();
+      reject_negative_unsigned(parsed, "the command line");
+      po::store(parsed, job.values);
+    }
+    auto parsed = po::parse_config_file(config, options, /*allow_unregistered=*/false);
+    reject_negative_unsigned(parsed, path);
+    po::store(parsed, job.values);
     po::notify(job.values);
   } catch (const po::error& error) {
     throw ConfigError(error.what(), path, "docs/job-spec.md lists every key; check spelling and section");
@@ -143,11 +205,12 @@ JobSpec load_job(const std::string& path, const std::vector<std::string>& overri
   job.name = values["job.name"].as<std::string>();
   job.output = required<std::string>(values, "job.output", "the directory results go to, e.g. output = demo-out/run");
   job.seed = values["job.seed"].as<std::uint64_t>();
-  job.device = values["job.device"].as<std::string>();
-  LLC_CHECK(job.device == "cpu" || job.device == "cuda", ConfigError, "job.device", "use cpu or cuda",
-            "unknown device '{}'", job.device);
-  job.threads = values["job.threads"].as<int>();
-  LLC_CHECK(job.threads >= 1 && job.threads <= 1024, ConfigError, "job.threads", "", "{} threads", job.threads);
+  const auto& common = common_option_table();
+  const RunSettings run = common.read(values, common.defaults("job"), Surface::Job, common.section);
+  job.device = run.device;
+  job.threads = run.threads;
+  LLC_CHECK(job.threads >= 1, ConfigError, "job.threads", "give each rank at least one thread", "{} threads",
+            job.threads);
   job.log_level = values["job.log_level"].as<std::string>();
   LLC_CHECK(job.log_level == "trace" || job.log_level == "debug" || job.log_level == "info" ||
                 job.log_level == "warn" || job.log_level == "error",
@@ -235,6 +298,36 @@ JobSpec load_job(const std::string& path, const std::vector<std::string>& overri
     if (kind && kind->validate) kind->validate(job);
   }
   SlurmSettings::from_job(job);  // validates the [slurm] keys now, not at submit time
+  return job;
+}
+
+}  // namespace
+
+JobSpec load_job(const std::string& path, const std::vector<std::string>& overrides) {
+  LLC_CHECK(fs::is_regular_file(path), ConfigError, path, "pass the path of a job .ini file (see jobs/demo.ini)",
+            "job file not found");
+  std::ifstream file(path);
+  return parse_job(file, path, overrides);
+}
+
+JobSpec load_job_from_resolved(const nlohmann::json& resolved, const std::string& where) {
+  LLC_CHECK(resolved.is_object(), InputError, where, "re-run `llcpress plan JOB.ini`", "no resolved job settings");
+  // Every key with its value as text (doubles print with round-trip precision);
+  // a list becomes one value per element, as a repeated key would.
+  std::vector<po::option> preset;
+  for (const auto& [key, value] : resolved.items()) {
+    if (key == "job.path") continue;
+    std::vector<std::string> texts;
+    if (value.is_array()) {
+      for (const auto& element : value) texts.push_back(element.get<std::string>());
+    } else {
+      texts.push_back(value.is_string() ? value.get<std::string>() : value.dump());
+    }
+    for (const auto& text : texts) preset.emplace_back(key, std::vector<std::string>{text});
+  }
+  std::istringstream no_file;
+  JobSpec job = parse_job(no_file, where, {}, preset);
+  job.path = resolved.value("job.path", std::string());
   return job;
 }
 

@@ -68,7 +68,7 @@ Study make_study() {
       }
     }
   }
-  study.llc.add("model", llc_model).add("step", llc_step).add("lambda_mean", mean, "nats").add("lambda_std", std_dev);
+  study.llc.add("model", llc_model).add("step", llc_step).add("llc_mean", mean, "nats").add("llc_std", std_dev);
   study.critical.add("model", critical_model)
       .add("step", critical_step)
       .add("method", method)
@@ -189,7 +189,7 @@ TEST(FitStage, ADegenerateBootstrapKeepsThePointFitAndDoesNotStopTheOthers) {
       amount.push_back(name == "three" ? 2.0 + 0.5 * k : 1.0 + 0.25 * k + 0.01 * ((k * 7) % 5));
     }
   }
-  llc.add("model", llc_model).add("step", llc_step).add("lambda_mean", mean).add("lambda_std", std_dev);
+  llc.add("model", llc_model).add("step", llc_step).add("llc_mean", mean).add("llc_std", std_dev);
   critical.add("model", model)
       .add("step", step)
       .add("method", method)
@@ -228,8 +228,8 @@ TEST(FitStage, MissingColumnsAndDuplicateCheckpointsAreClearErrors) {
   io::Table duplicated;
   duplicated.add("model", std::vector<std::string>{"a", "a"})
       .add("step", std::vector<std::int64_t>{10, 10})
-      .add("lambda_mean", std::vector<double>{1, 2})
-      .add("lambda_std", std::vector<double>{0.1, 0.1});
+      .add("llc_mean", std::vector<double>{1, 2})
+      .add("llc_std", std::vector<double>{0.1, 0.1});
   EXPECT_THROW(compute_fit_stage(duplicated, study.critical, quick_options()), InputError);
 }
 
@@ -344,8 +344,8 @@ TEST(FitStage, FiguresScriptSurvivesNanFailedAndEmptyTables) {
     io::Table llc;
     llc.add("model", study.llc.values<std::string>("model"))
         .add("step", study.llc.values<std::int64_t>("step"))
-        .add("lambda_mean", std::vector<double>(rows, std::nan("")))
-        .add("lambda_std", std::vector<double>(rows, std::nan("")))
+        .add("llc_mean", std::vector<double>(rows, std::nan("")))
+        .add("llc_std", std::vector<double>(rows, std::nan("")))
         .add("status", std::vector<std::string>(rows, "failed"))
         .add("reason", std::vector<std::string>(rows, "0 of 2 chains healthy (need 2): chain 0: diverged"));
     study.llc = llc;
@@ -360,15 +360,15 @@ TEST(FitStage, FiguresScriptSurvivesNanFailedAndEmptyTables) {
   }
   {  // one NaN λ̂ among done rows and a NaN std
     Study study = make_study();
-    std::vector<double> mean = study.llc.values<double>("lambda_mean"),
-                        std_dev = study.llc.values<double>("lambda_std");
+    std::vector<double> mean = study.llc.values<double>("llc_mean"),
+                        std_dev = study.llc.values<double>("llc_std");
     mean[2] = std::nan("");
     std_dev[3] = std::nan("");
     io::Table llc;
     llc.add("model", study.llc.values<std::string>("model"))
         .add("step", study.llc.values<std::int64_t>("step"))
-        .add("lambda_mean", mean)
-        .add("lambda_std", std_dev);
+        .add("llc_mean", mean)
+        .add("llc_std", std_dev);
     study.llc = llc;
     const fs::path directory = write_results_file(study, "figures_nan");
     ASSERT_EQ(run_figures(directory), 0) << read_log(directory);
@@ -380,8 +380,8 @@ TEST(FitStage, FiguresScriptSurvivesNanFailedAndEmptyTables) {
     Study empty;
     empty.llc.add("model", std::vector<std::string>{})
         .add("step", std::vector<std::int64_t>{})
-        .add("lambda_mean", std::vector<double>{})
-        .add("lambda_std", std::vector<double>{})
+        .add("llc_mean", std::vector<double>{})
+        .add("llc_std", std::vector<double>{})
         .add("status", std::vector<std::string>{})
         .add("reason", std::vector<std::string>{});
     for (const auto& column : study.critical.columns()) {
