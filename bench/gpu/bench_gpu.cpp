@@ -21,7 +21,7 @@
 #include <vector>
 
 #include "core/check.h"
-#include "core/check_cuda.h"
+#include "cuda/check_cuda.h"
 #include "core/device.h"
 #include "cuda/cuda_context.h"
 #include "cuda/device_select.h"

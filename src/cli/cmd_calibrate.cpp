@@ -79,13 +79,11 @@ int run_calibrate(int argc, char** argv) {
       "ε values for --grid: LOW:HIGH:COUNT (log-spaced) or a list (default: --epsilon × 1/30 … 30, 7 points)")(
       "grid-nbeta", po::value<std::string>()->default_value(""), "nβ values for --grid (default: --nbeta)")(
       "json", po::bool_switch(), "print the result as JSON on stdout");
-  table.declare(options, Surface::Cli, table.defaults("calibrate"), table.section);
-  add_run_options(options);
-  auto values = parse_options("calibrate", "[--model normal-crossing|monomial|rrr] [options]", options, argc, argv);
-  if (!values) return 0;
-  const auto& vm = *values;
-  slt::LlcConfig config = table.read(vm, table.defaults("calibrate"), Surface::Cli, table.section);
-  apply_run_options(vm);
+  auto parsed =
+      parse_task_options("calibrate", "[--model normal-crossing|monomial|rrr] [options]", options, table, argc, argv);
+  if (!parsed) return 0;
+  const auto& vm = parsed->values;
+  slt::LlcConfig config = parsed->settings;
 
   slt::ReferenceModelSpec spec;
   spec.kind = vm["model"].as<std::string>();

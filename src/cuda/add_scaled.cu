@@ -1,6 +1,6 @@
 #include <algorithm>
 
-#include "core/check_cuda.h"
+#include "cuda/check_cuda.h"
 #include "cuda/add_scaled.h"
 
 namespace llcpress::cuda {

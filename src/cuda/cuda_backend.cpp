@@ -3,7 +3,7 @@
 #include <fmt/format.h>
 
 #include "core/check.h"
-#include "core/check_cuda.h"
+#include "cuda/check_cuda.h"
 #include "core/device.h"
 #include "cuda/add_scaled.h"
 #include "cuda/device_info.h"

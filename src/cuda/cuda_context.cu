@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "core/check.h"
-#include "core/check_cuda.h"
+#include "cuda/check_cuda.h"
 #include "core/device.h"
 #include "cuda/cuda_context.h"
 #include "cuda/gemm.h"

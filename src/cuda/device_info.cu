@@ -4,7 +4,7 @@
 #include <cstdlib>
 #include <fstream>
 
-#include "core/check_cuda.h"
+#include "cuda/check_cuda.h"
 #include "cuda/device_info.h"
 
 namespace llcpress::cuda {

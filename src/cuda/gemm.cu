@@ -4,7 +4,7 @@
 #include <cstdint>
 
 #include "core/check.h"
-#include "core/check_cuda.h"
+#include "cuda/check_cuda.h"
 #include "cuda/gemm.h"
 
 namespace llcpress::cuda {

@@ -15,7 +15,7 @@
 #include <utility>
 #include <vector>
 
-#include "core/check_hdf5.h"
+#include "io/check_hdf5.h"
 #include "io/schema.h"
 
 namespace llcpress::io {

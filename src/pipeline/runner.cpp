@@ -13,13 +13,13 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "core/check_mpi.h"
 #include "core/device.h"
 #include "core/rng.h"
 #include "core/timer.h"
 #include "cuda/device_select.h"
 #include "formats/atomic_file.h"
 #include "io/provenance.h"
+#include "pipeline/check_mpi.h"
 #include "pipeline/run_lock.h"
 #include "pipeline/shard_settings.h"
 #include "pipeline/stop_signal.h"
@@ -183,10 +183,10 @@ LoadedCheckpoint& load_checkpoint(RankState& state, const std::string& path) {
             "a checkpoint directory needs config.json next to the weights", "no config.json");
   loaded->model = GptNeox::from_checkpoint(*loaded->checkpoint, state.job.batch, state.job.seq_len);
   loaded->content_hash = loaded->checkpoint->content_hash();
-  auto parameters = loaded->model->parameters();
-  loaded->reference_parameters.assign(parameters.begin(), parameters.end());
+  loaded->model->hold_reference();  // w*, the model's one copy
+  const std::size_t parameters = loaded->model->num_parameters();
   loaded->load_seconds = watch.seconds();
-  spdlog::info("loaded {} ({} parameters, sha256 {}…) in {:.1f} s", path, parameters.size(),
+  spdlog::info("loaded {} ({} parameters, sha256 {}…) in {:.1f} s", path, parameters,
                loaded->content_hash.substr(0, 12), loaded->load_seconds);
   state.loaded = std::move(loaded);
   return *state.loaded;
@@ -234,7 +234,7 @@ void run_shard(RankState& state, const Shard& shard) {
     }
   }
   // Every task starts from w*, whatever the previous task on this checkpoint did.
-  std::copy(loaded.reference_parameters.begin(), loaded.reference_parameters.end(), loaded.model->parameters().begin());
+  loaded.model->restore_reference();
   NeoxLossModel sgld_model(*loaded.model, sgld_data, job.seq_len);
   NeoxLossModel heldout_model(*loaded.model, heldout_data, job.seq_len);
 

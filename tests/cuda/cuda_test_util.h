@@ -8,7 +8,7 @@
 #include <cstddef>
 #include <vector>
 
-#include "core/check_cuda.h"
+#include "cuda/check_cuda.h"
 #include "cuda/device_info.h"
 
 namespace llcpress::cuda::testing {

@@ -110,7 +110,11 @@ TEST_P(GemmPrecision, MatchesDoubleReference) {
 
 INSTANTIATE_TEST_SUITE_P(Cuda, GemmPrecision,
                          ::testing::Combine(::testing::Values(Precision::Fp32, Precision::Tf32, Precision::Bf16),
-                                            ::testing::Bool(), ::testing::Bool()));
+                                            ::testing::Bool(), ::testing::Bool()),
+                         [](const auto& info) {  // "bf16_AT_B": which operands are transposed
+                           return std::string(precision_name(std::get<0>(info.param))) + "_" +
+                                  (std::get<1>(info.param) ? "AT" : "A") + "_" + (std::get<2>(info.param) ? "BT" : "B");
+                         });
 
 TEST(CudaGemm, BetaAccumulatesAndFp32MatchesTheCpuTwin) {
   LLC_SKIP_WITHOUT_GPU();
