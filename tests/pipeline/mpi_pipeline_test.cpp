@@ -269,19 +269,26 @@ TEST(Pipeline, KilledRankLosesNoFinishedShardAndRerunCompletes) {
   fs::remove_all(dir);
   const fs::path job = write_job(dir, tiny_job(dir / "unused", suite_models()));
   const fs::path reference = dir / "reference", killed = dir / "killed";
-  ASSERT_EQ(0, run(mpirun(2, "run " + job.string() + " --llc.draws=2000 --job.output=" + reference.string()),
+  ASSERT_EQ(0, run(mpirun(2, "run " + job.string() +
+                                 " --llc.draws=20 --llc.steps_between_draws=100 --job.output=" + reference.string()),
                    dir / "reference.log"))
       << read_text(dir / "reference.log");
   ASSERT_EQ(0, run(kExe + " gather " + reference.string(), dir / "gather_reference.log"))
       << read_text(dir / "gather_reference.log");
 
   // Start the run in the background and kill -9 one rank once a few shards are done.
-  // The LLC shards get 2000 draws so that each takes long enough (~1 s) that the
-  // surviving rank cannot finish the remaining ones while mpiexec tears the job
-  // down; at 200 draws the faster model let it complete all 20 shards first.
-  const std::string command = "exec env " +
-                              mpirun(2, "run " + job.string() + " --llc.draws=2000 --job.output=" + killed.string()) +
-                              " > '" + (dir / "killed.log").string() + "' 2>&1";
+  // The LLC shards get 2000 steps per chain (20 draws, 100 steps apart) so that
+  // each takes long enough (~1 s) that the surviving rank cannot finish the
+  // remaining ones while mpiexec tears the job down; at 200 steps the faster
+  // model let it complete all 20 shards first. 20 draws, not 2000 at one step
+  // apart: the test is about killed ranks, and with 2000 draws the stationarity
+  // rule (docs/llc.md, "Chain health") can fail a shard of these barely trained
+  // checkpoints (it did: a chain 5.4 standard errors lower in its last third).
+  const std::string command =
+      "exec env " +
+      mpirun(2,
+             "run " + job.string() + " --llc.draws=20 --llc.steps_between_draws=100 --job.output=" + killed.string()) +
+      " > '" + (dir / "killed.log").string() + "' 2>&1";
   const char* argv[] = {"/bin/sh", "-c", command.c_str(), nullptr};
   pid_t mpiexec = 0;
   ASSERT_EQ(0, posix_spawn(&mpiexec, "/bin/sh", nullptr, nullptr, const_cast<char**>(argv), environ));
@@ -360,10 +367,10 @@ std::pair<fs::path, pid_t> wait_for_partial(const fs::path& output) {
 }
 
 // The job of the stop/resume test: the smaller model (two checkpoints), llc +
-// quant. The LLC shards run 3 chains of 1500 draws (a fraction of a second per
+// quant. The LLC shards run 3 chains of 1500 steps (a fraction of a second per
 // chain on an idle core, seconds on a loaded one) so that a signal sent when
 // the first chain's checkpoint appears reaches the rank while a later chain runs.
-constexpr int kStopDraws = 1500;
+constexpr int kStopSteps = 1500;  // 15 draws, 100 steps apart: under the stationarity rule's 300 draws
 std::string stop_job(const fs::path& output) {
   std::string model;
   for (const auto& entry : fs::directory_iterator(kSuite))
@@ -375,7 +382,7 @@ std::string stop_job(const fs::path& output) {
   auto replace = [&text](const std::string& from, const std::string& to) {
     text.replace(text.find(from), from.size(), to);
   };
-  replace("chains = 2\ndraws = 8", "chains = 3\ndraws = " + std::to_string(kStopDraws));
+  replace("chains = 2\ndraws = 8", "chains = 3\ndraws = 15\nsteps_between_draws = 100");
   replace("methods = quant,svd,noise,prune", "methods = quant");
   return text;
 }
@@ -440,8 +447,8 @@ TEST(Pipeline, StoppedRankResumesFinishedChains) {
       resumed_steps = shard.root().attribute<std::int64_t>("resumed_steps");
       EXPECT_EQ(shard.root().attribute<std::int64_t>("resumed_chains"), kept);
     }
-    // One step per draw and no burn-in: each reused chain saved kStopDraws SGLD steps.
-    EXPECT_EQ(resumed_steps, kStopDraws * kept);
+    // No burn-in, 15 draws 100 steps apart: each reused chain saved kStopSteps SGLD steps.
+    EXPECT_EQ(resumed_steps, kStopSteps * kept);
     std::cout << name << ": shard " << shard_id << " resumed " << kept << " finished chain(s), " << resumed_steps
               << " SGLD steps not run again\n";
     expect_same_shards(reference, out);
@@ -460,8 +467,8 @@ TEST(Pipeline, UnhealthyChainsFailTheLlcShardAndFitLeavesItOut) {
   const fs::path dir = kWork / "unhealthy";
   fs::remove_all(dir);
   std::string text = stop_job(dir / "unused");
-  text.replace(text.find("chains = 3"), 10, "chains = 4");
-  text.replace(text.find("draws = " + std::to_string(kStopDraws)), 8 + std::to_string(kStopDraws).size(), "draws = 20");
+  const std::string stop_llc = "chains = 3\ndraws = 15\nsteps_between_draws = 100";
+  text.replace(text.find(stop_llc), stop_llc.size(), "chains = 4\ndraws = 20");
   const fs::path job = write_job(dir, text);
   const bool have_python = std::system("/usr/bin/python3 -c 'import h5py, numpy, matplotlib' > /dev/null 2>&1") == 0;
   for (const std::string epsilon : {"0.04", "10"}) {

@@ -87,7 +87,7 @@ ChainHealthInput healthy_input(const std::vector<double>& draws) {
 }
 
 TEST(ChainHealth, AStationaryChainInsideTheBandIsHealthy) {
-  const auto draws = alternating(60, 1.0, 0.01);
+  const auto draws = alternating(300, 1.0, 0.01);
   const ChainHealth health = assess_chain(healthy_input(draws));
   EXPECT_TRUE(health.healthy) << health.reason;
   EXPECT_EQ(health.problems, 0u);
@@ -118,11 +118,16 @@ TEST(ChainHealth, EachRuleFlagsItsChain) {
     EXPECT_TRUE(assess_chain(input).healthy);
   }
   {
-    std::vector<double> rising(60);
-    for (std::size_t i = 0; i < rising.size(); ++i) rising[i] = 1.0 + 0.001 * i + (i % 2 ? 0.001 : -0.001);
+    // 300 draws (the default minimum) rising by 1e-5 per draw under ±0.001 noise.
+    std::vector<double> rising(300);
+    for (std::size_t i = 0; i < rising.size(); ++i) rising[i] = 1.0 + 1e-5 * i + (i % 2 ? 0.001 : -0.001);
     const ChainHealth health = assess_chain(healthy_input(rising));
     EXPECT_EQ(health.problems, unsigned(kChainNotStationary)) << health.reason;
     EXPECT_GT(health.stationarity.z, 4);
+    // One draw fewer: not checked.
+    const ChainHealth short_chain = assess_chain(healthy_input(std::vector<double>(rising.begin(), rising.end() - 1)));
+    EXPECT_TRUE(short_chain.healthy) << short_chain.reason;
+    EXPECT_FALSE(short_chain.stationarity.checked);
   }
   {
     ChainHealthInput input = healthy_input(std::vector<double>{1.0, kNaN});
