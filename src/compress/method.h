@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "backend/backend.h"
 #include "compress/critical_search.h"
 #include "compress/selection.h"
 #include "model/parameters.h"
@@ -60,11 +61,14 @@ struct MethodOptions {
   nlohmann::json to_json() const;
 };
 
-// What the sweep's loss evaluations go through: the model's parameter
-// buffer to write into, the reference weights w*, and the held-out loss.
+// What the sweep's loss evaluations go through: the model's backend, its
+// parameter buffer to write into and the reference weights w* (both in the
+// backend's memory: hand them to the backend's ops, never dereference them
+// on the host), and the held-out loss.
 class LossOracle {
  public:
   virtual ~LossOracle() = default;
+  virtual backend::Backend& backend() = 0;
   virtual std::span<float> working() = 0;
   virtual std::span<const float> reference() const = 0;
   virtual double loss() = 0;  // at the current working parameters
@@ -98,14 +102,25 @@ class CompressionMethod {
   const MethodOptions& options() const { return options_; }
 
   // Looks at the reference weights once (clips are cheap and per level, but
-  // SVD factors, magnitude orders and unit scores are computed here). The
-  // table must outlive the method.
+  // SVD factors, magnitude orders and unit scores are computed here).
+  // `reference` is a HOST copy of w* (the sweep downloads it when the model
+  // lives in device memory); it and the table must outlive the method.
   virtual void prepare(const ParameterTable& table, std::span<const float> reference) = 0;
   // The searched domain for the prepared model.
   virtual SearchAxis axis() const = 0;
   // out = compressed(reference) at `parameter`; tensors the method does not
   // touch are copied unchanged. `draw` picks the random draw (noise only).
-  virtual void apply(std::span<float> out, std::span<const float> reference, double parameter, int draw = 0) const = 0;
+  // out, reference: (total parameters) in `backend`'s memory; the method
+  // changes them only through the backend's ops (copy, quantize_rows_forward,
+  // noise_forward, zero_elements, zero_columns, zero), or, for the host
+  // algorithms (svd, lattice), by downloading one tensor, computing on the
+  // host and uploading the result.
+  virtual void apply(backend::Backend& backend, std::span<float> out, std::span<const float> reference,
+                     double parameter, int draw = 0) const = 0;
+  // The same on host spans, with the CPU backend (tests and host callers).
+  void apply(std::span<float> out, std::span<const float> reference, double parameter, int draw = 0) const {
+    apply(backend::default_backend(), out, reference, parameter, draw);
+  }
   virtual int draws() const { return 1; }
   virtual double bits_per_weight(double parameter) const { return std::numeric_limits<double>::quiet_NaN(); }
   // The parameter as actually realised: SVD keeps whole ranks and pruning

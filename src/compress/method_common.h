@@ -14,8 +14,11 @@
 
 namespace llcpress::compress {
 
-// out = reference (the start of every apply()).
-void copy_reference(std::span<float> out, std::span<const float> reference);
+// out = reference (the start of every apply()), both in `backend`'s memory.
+void copy_reference(backend::Backend& backend, std::span<float> out, std::span<const float> reference);
+// A host copy of `slice` (in `backend`'s memory): how the host algorithms
+// (svd, lattice) read the tensor they change before uploading the result.
+std::vector<float> download_slice(backend::Backend& backend, std::span<const float> slice);
 // The selected tensors; ConfigError naming `method` when none is selected.
 std::vector<const ParameterView*> require_selection(const MethodOptions& options, const ParameterTable& table,
                                                     const std::string& method);

@@ -37,11 +37,14 @@ class LatticeMethod final : public CompressionMethod {
             .resolution = 1.0 / 32};
   }
 
-  void apply(std::span<float> out, std::span<const float> reference, double parameter, int) const override {
+  // The lattice coder is a host algorithm: each selected tensor of w* is
+  // downloaded, coded in a host array and uploaded over its slice of `out`.
+  void apply(backend::Backend& backend, std::span<float> out, std::span<const float> reference, double parameter,
+             int) const override {
     LLC_CHECK(parameter >= 0 && std::isfinite(parameter), ConfigError, "rate", "use a rate >= 0 bits per weight",
               "lattice: invalid rate {}", parameter);
     LLC_REQUIRE(out.size() == reference.size(), "sizes");
-    std::copy(reference.begin(), reference.end(), out.begin());
+    copy_reference(backend, out, reference);
     double bits = 0, weights = 0;
     for (std::size_t t = 0; t < views_.size(); ++t) {
       const ParameterView& view = *views_[t];
@@ -53,7 +56,9 @@ class LatticeMethod final : public CompressionMethod {
       // One rotation/dither key per tensor, a function of the seed and the
       // tensor's place in the table only.
       lattice_options.seed = stream_id(options_.seed, kLatticeStream, t);
-      auto coded = lattice::quantize_weights_lattice(out.data() + view.offset, rows, cols, parameter, lattice_options);
+      std::vector<float> host = download_slice(backend, reference.subspan(view.offset, view.size));  // (rows, cols)
+      auto coded = lattice::quantize_weights_lattice(host.data(), rows, cols, parameter, lattice_options);
+      backend.upload(out.data() + view.offset, host.data(), view.size * sizeof(float));
       bits += coded.bits_per_weight * static_cast<double>(view.size);
       weights += static_cast<double>(view.size);
     }

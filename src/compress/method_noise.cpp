@@ -55,10 +55,11 @@ class NoiseMethod final : public CompressionMethod {
 
   int draws() const override { return options_.noise_draws; }
 
-  void apply(std::span<float> out, std::span<const float> reference, double parameter, int draw) const override {
+  void apply(backend::Backend& backend, std::span<float> out, std::span<const float> reference, double parameter,
+             int draw) const override {
     LLC_CHECK(parameter >= 0 && std::isfinite(parameter), ConfigError, info_.parameter, "use σ >= 0",
               "{}: invalid σ {}", info_.name, parameter);
-    copy_reference(out, reference);
+    copy_reference(backend, out, reference);
     if (parameter == 0) return;
     for (std::size_t t = 0; t < views_.size(); ++t) {
       const ParameterView& view = *views_[t];
@@ -66,11 +67,9 @@ class NoiseMethod final : public CompressionMethod {
       // One stream per (draw, tensor): every σ reuses the same standard
       // normals (common random numbers), so the averaged curve is smooth and
       // monotone in σ instead of jittering from point to point.
-      CounterRng rng(options_.seed, stream_id(kNoiseStream, static_cast<std::uint64_t>(draw), t));
-      auto slice = out.subspan(view.offset, view.size);
-      rng.fill_normal(slice.data(), slice.size());
-      auto source = reference.subspan(view.offset, view.size);
-      for (std::size_t i = 0; i < slice.size(); ++i) slice[i] = source[i] + sigma * slice[i];
+      backend.noise_forward(out.data() + view.offset, reference.data() + view.offset, sigma, options_.seed,
+                            stream_id(kNoiseStream, static_cast<std::uint64_t>(draw), t),
+                            static_cast<std::int64_t>(view.size));
     }
   }
 

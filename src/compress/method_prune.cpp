@@ -24,8 +24,14 @@ class PruneMethod final : public CompressionMethod {
     orders_.clear();
     global_order_.clear();
     if (!options_.prune_global) {
-      for (const ParameterView* view : views_)
-        orders_.push_back(magnitude_order(reference.subspan(view->offset, view->size)));
+      // Each tensor's order as flat buffer offsets, the indices the backend's
+      // zero_elements takes.
+      for (const ParameterView* view : views_) {
+        const std::vector<std::uint32_t> order = magnitude_order(reference.subspan(view->offset, view->size));
+        std::vector<std::size_t> offsets(order.size());
+        for (std::size_t i = 0; i < order.size(); ++i) offsets[i] = view->offset + order[i];
+        orders_.push_back(std::move(offsets));
+      }
       return;
     }
     // One ranking over all selected entries, as flat buffer offsets.
@@ -45,18 +51,20 @@ class PruneMethod final : public CompressionMethod {
             .resolution = 1.0 / 1024};
   }
 
-  void apply(std::span<float> out, std::span<const float> reference, double parameter, int) const override {
+  void apply(backend::Backend& backend, std::span<float> out, std::span<const float> reference, double parameter,
+             int) const override {
     LLC_CHECK(parameter >= 0 && parameter <= 1, ConfigError, "pruned_fraction", "use a fraction in [0, 1]",
               "prune: fraction {} is out of range", parameter);
-    copy_reference(out, reference);
+    copy_reference(backend, out, reference);
     if (options_.prune_global) {
       const std::size_t count = pruned_count(parameter, global_order_.size());
-      for (std::size_t i = 0; i < count; ++i) out[global_order_[i]] = 0.0f;
+      backend.zero_elements(out.data(), global_order_.data(), static_cast<std::int64_t>(count));
       return;
     }
     for (std::size_t t = 0; t < views_.size(); ++t) {
-      const ParameterView& view = *views_[t];
-      prune_smallest(out.subspan(view.offset, view.size), orders_[t], pruned_count(parameter, view.size));
+      const std::size_t count = pruned_count(parameter, views_[t]->size);
+      LLC_REQUIRE(count <= orders_[t].size(), "count {} of {}", count, orders_[t].size());
+      backend.zero_elements(out.data(), orders_[t].data(), static_cast<std::int64_t>(count));
     }
   }
 
@@ -81,7 +89,7 @@ class PruneMethod final : public CompressionMethod {
     return static_cast<std::size_t>(std::llround(fraction * static_cast<double>(size)));
   }
   std::vector<const ParameterView*> views_;
-  std::vector<std::vector<std::uint32_t>> orders_;
+  std::vector<std::vector<std::size_t>> orders_;  // per tensor: flat offsets, smallest |w| first
   std::vector<std::size_t> global_order_;
 };
 
@@ -114,12 +122,13 @@ class StructuredPruneMethod final : public CompressionMethod {
             .resolution = 1};
   }
 
-  void apply(std::span<float> out, std::span<const float> reference, double parameter, int) const override {
+  void apply(backend::Backend& backend, std::span<float> out, std::span<const float> reference, double parameter,
+             int) const override {
     LLC_CHECK(parameter >= 0 && parameter <= static_cast<double>(units_.size()) && parameter == std::round(parameter),
               ConfigError, info_.parameter, "use a whole number of units", "{}: cannot remove {} of {} units",
               info_.name, parameter, units_.size());
-    copy_reference(out, reference);
-    for (std::size_t i = 0; i < static_cast<std::size_t>(parameter); ++i) zero_unit(out, units_[i]);
+    copy_reference(backend, out, reference);
+    for (std::size_t i = 0; i < static_cast<std::size_t>(parameter); ++i) zero_unit(backend, out, units_[i]);
   }
 
   std::size_t compressed_count() const override { return count_; }

@@ -1,6 +1,7 @@
 // The "quant" and "quant-maxabs" methods: uniform scalar quantization of each
 // selected tensor (or row), with the clip from the weight MSE or max |w| and,
 // for "quant", a compass search on the clip scale minimising the held-out loss.
+#include <algorithm>
 #include <cmath>
 #include <map>
 
@@ -27,6 +28,19 @@ class QuantMethod final : public CompressionMethod {
     views_ = require_selection(options_, table, info_.name);
     reference_ = reference;
     clips_.clear();
+    // max |w| of each quantization group (the tensor, or each row per
+    // channel): the scaled clip never goes beyond it. Computed here, on the
+    // host copy of w*, so apply() needs no host access to the parameters.
+    caps_.clear();
+    for (const ParameterView* view : views_) {
+      auto [rows, cols] = rows_and_columns(*view);
+      const std::int64_t groups = options_.per_channel ? rows : 1;
+      const std::size_t group = options_.per_channel ? static_cast<std::size_t>(cols) : view->size;
+      std::vector<float> caps(static_cast<std::size_t>(groups));
+      for (std::int64_t g = 0; g < groups; ++g)
+        caps[g] = max_abs(reference.subspan(view->offset + static_cast<std::size_t>(g) * group, group));
+      caps_.push_back(std::move(caps));
+    }
   }
 
   SearchAxis axis() const override {
@@ -36,8 +50,9 @@ class QuantMethod final : public CompressionMethod {
         .least = 65536, .most = 2, .integer = true, .log_scale = true, .start = 16, .initial_step = 1, .resolution = 1};
   }
 
-  void apply(std::span<float> out, std::span<const float> reference, double parameter, int) const override {
-    apply_scaled(out, reference, parameter, 1.0);
+  void apply(backend::Backend& backend, std::span<float> out, std::span<const float> reference, double parameter,
+             int) const override {
+    apply_scaled(backend, out, reference, parameter, 1.0);
   }
 
   double bits_per_weight(double parameter) const override { return std::log2(parameter); }
@@ -50,7 +65,7 @@ class QuantMethod final : public CompressionMethod {
     point.bits_per_weight = bits_per_weight(parameter);
     auto trial = [&](double log_scale) {
       Stopwatch watch;
-      apply_scaled(oracle.working(), oracle.reference(), parameter, std::exp(log_scale));
+      apply_scaled(oracle.backend(), oracle.working(), oracle.reference(), parameter, std::exp(log_scale));
       point.seconds_apply += watch.seconds();
       watch.reset();
       double loss = oracle.loss();
@@ -120,25 +135,40 @@ class QuantMethod final : public CompressionMethod {
     return clips_.emplace(levels, std::move(clips)).first->second;
   }
 
-  void apply_scaled(std::span<float> out, std::span<const float> reference, double parameter, double scale) const {
+  // out = w* with each selected tensor quantized at `levels`, each group's
+  // clip min(clip · scale, max |w|) (as quantize_tensor_forward), by the
+  // backend's quantize_rows_forward on one row per group.
+  void apply_scaled(backend::Backend& backend, std::span<float> out, std::span<const float> reference, double parameter,
+                    double scale) const {
     LLC_REQUIRE(reference.data() == reference_.data() || reference.size() == reference_.size(),
                 "apply() on a different model than prepare()");
     const int levels = levels_of(parameter);
     const auto& clips = clips_for(levels);
-    copy_reference(out, reference);
+    copy_reference(backend, out, reference);
+    std::vector<float> scaled;  // (groups) HOST: the clips handed to the backend
     for (std::size_t t = 0; t < views_.size(); ++t) {
       const ParameterView& view = *views_[t];
       auto [rows, cols] = rows_and_columns(view);
-      quantize_tensor_forward(out.subspan(view.offset, view.size), reference.subspan(view.offset, view.size),
-                              options_.per_channel ? rows : 1, options_.per_channel ? cols : view.size, levels,
-                              clips[t], scale);
+      const std::int64_t groups = options_.per_channel ? rows : 1;
+      const std::int64_t group = options_.per_channel ? cols : static_cast<std::int64_t>(view.size);
+      LLC_REQUIRE(clips[t].size() == static_cast<std::size_t>(groups), "{} clips for {} groups", clips[t].size(),
+                  groups);
+      scaled.resize(static_cast<std::size_t>(groups));
+      for (std::int64_t g = 0; g < groups; ++g) {
+        scaled[g] = std::min(static_cast<float>(clips[t][g] * scale), caps_[t][g]);
+        LLC_REQUIRE(scaled[g] >= 0.0f && std::isfinite(scaled[g]), "tensor {} group {}: clip {}", view.name, g,
+                    scaled[g]);
+      }
+      backend.quantize_rows_forward(out.data() + view.offset, reference.data() + view.offset, scaled.data(), groups,
+                                    group, levels);
     }
   }
 
   ClipRule rule_;
   bool loss_search_;
   std::vector<const ParameterView*> views_;
-  std::span<const float> reference_;
+  std::span<const float> reference_;      // HOST copy of w* (prepare's argument)
+  std::vector<std::vector<float>> caps_;  // per selected tensor: max |w| per group
   mutable std::map<int, std::vector<std::vector<float>>> clips_;
 };
 

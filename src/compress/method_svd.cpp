@@ -48,15 +48,23 @@ class SvdMethod final : public CompressionMethod {
             .resolution = 0.5 / static_cast<double>(max_rank_)};
   }
 
-  void apply(std::span<float> out, std::span<const float> reference, double parameter, int) const override {
+  // The reconstruction is a host algorithm (Eigen on the factors of
+  // prepare()): each truncated matrix is computed in a host array and
+  // uploaded over its slice of `out`, the one place the method moves data
+  // between memory spaces.
+  void apply(backend::Backend& backend, std::span<float> out, std::span<const float> reference, double parameter,
+             int) const override {
     LLC_CHECK(parameter >= 0 && parameter <= 1, ConfigError, "kept_fraction", "use a fraction in [0, 1]",
               "svd: kept fraction {} is out of range", parameter);
-    copy_reference(out, reference);
+    copy_reference(backend, out, reference);
+    std::vector<float> host;  // (rows, cols) of the matrix being reconstructed
     for (std::size_t t = 0; t < matrices_.size(); ++t) {
       const ParameterView& view = *matrices_[t];
       std::int64_t rank = kept_rank(parameter, factors_[t].full_rank());
       if (rank == factors_[t].full_rank()) continue;  // exact identity (the copy)
-      factors_[t].reconstruct(out.subspan(view.offset, view.size), rank);
+      host.resize(view.size);
+      factors_[t].reconstruct(host, rank);
+      backend.upload(out.data() + view.offset, host.data(), view.size * sizeof(float));
     }
   }
 

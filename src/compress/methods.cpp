@@ -38,7 +38,7 @@ EvaluatedPoint CompressionMethod::evaluate(double parameter, LossOracle& oracle)
   point.effective_parameter = effective_parameter(parameter);
   for (int draw = 0; draw < draws(); ++draw) {
     Stopwatch watch;
-    apply(oracle.working(), oracle.reference(), parameter, draw);
+    apply(oracle.backend(), oracle.working(), oracle.reference(), parameter, draw);
     point.seconds_apply += watch.seconds();
     watch.reset();
     point.draw_losses.push_back(oracle.loss());
@@ -56,9 +56,16 @@ EvaluatedPoint CompressionMethod::evaluate(double parameter, LossOracle& oracle)
   return point;
 }
 
-void copy_reference(std::span<float> out, std::span<const float> reference) {
+void copy_reference(backend::Backend& backend, std::span<float> out, std::span<const float> reference) {
   LLC_REQUIRE(out.size() == reference.size(), "{} vs {}", out.size(), reference.size());
-  std::copy(reference.begin(), reference.end(), out.begin());
+  if (out.data() == reference.data()) return;
+  backend.copy(out.data(), reference.data(), static_cast<std::int64_t>(out.size()));
+}
+
+std::vector<float> download_slice(backend::Backend& backend, std::span<const float> slice) {
+  std::vector<float> host(slice.size());
+  backend.download(host.data(), slice.data(), slice.size_bytes());
+  return host;
 }
 
 std::vector<const ParameterView*> require_selection(const MethodOptions& options, const ParameterTable& table,

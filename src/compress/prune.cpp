@@ -151,16 +151,14 @@ void order_by_score(std::vector<StructuredUnit>& units) {
   });
 }
 
-void zero_unit(std::span<float> out, const StructuredUnit& unit) {
+void zero_unit(backend::Backend& backend, std::span<float> out, const StructuredUnit& unit) {
   for (const RowBlock& block : unit.rows) {
     const std::int64_t cols = columns_of(*block.view);
-    std::fill_n(out.data() + block.view->offset + block.first * cols, block.count * cols, 0.0f);
+    backend.zero(out.data() + block.view->offset + block.first * cols, block.count * cols);
   }
   for (const RowBlock& block : unit.columns) {
     const ParameterView& view = *block.view;
-    const std::int64_t cols = columns_of(view);
-    float* base = out.data() + view.offset;
-    for (std::int64_t r = 0; r < view.rows(); ++r) std::fill_n(base + r * cols + block.first, block.count, 0.0f);
+    backend.zero_columns(out.data() + view.offset, view.rows(), columns_of(view), block.first, block.count);
   }
 }
 

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "backend/backend.h"
 #include "model/parameters.h"
 
 namespace llcpress::compress {
@@ -54,7 +55,8 @@ std::vector<StructuredUnit> mlp_neurons(const ParameterTable& table, std::span<c
 // Sorts units by increasing score (ties: layer, then index).
 void order_by_score(std::vector<StructuredUnit>& units);
 
-// Zeroes every row and column block of `unit` in out (the flat buffer).
-void zero_unit(std::span<float> out, const StructuredUnit& unit);
+// Zeroes every row and column block of `unit` in out (the flat buffer, in
+// `backend`'s memory) with the backend's zero and zero_columns.
+void zero_unit(backend::Backend& backend, std::span<float> out, const StructuredUnit& unit);
 
 }  // namespace llcpress::compress

@@ -13,9 +13,6 @@ namespace llcpress::compress {
 
 HeldOutLoss::HeldOutLoss(LossModel& model, std::vector<std::int64_t> samples, std::size_t batch_size)
     : model_(model), samples_(std::move(samples)), batch_size_(batch_size) {
-  LLC_CHECK(model_.memory_space() == MemorySpace::Host, ConfigError, "device",
-            "run compression sweeps with the CPU backend (device memory models are not supported yet)",
-            "the compression sweep needs the model's parameters in host memory");
   LLC_CHECK(!samples_.empty(), ConfigError, "sequences", "give a non-empty range, e.g. --sequences 0:64",
             "the held-out set is empty");
   const auto available = static_cast<std::int64_t>(model_.num_samples());
@@ -110,7 +107,18 @@ SweepResult run_sweep(LossModel& model, const SweepConfig& config, std::vector<s
 
   HeldOutLoss oracle(model, std::move(samples), batch_size);
   Stopwatch watch;
-  method->prepare(model.parameter_table(), oracle.reference());
+  // prepare() reads w* on the host: the model's own copy when it lives in
+  // host memory, otherwise a host download of it (read_parameters: the
+  // parameters are w* right after hold_reference), kept for the whole sweep
+  // because the quantizer computes its clips lazily from it.
+  std::vector<float> host_reference;
+  std::span<const float> prepare_reference = oracle.reference();
+  if (model.memory_space() != MemorySpace::Host) {
+    host_reference.resize(prepare_reference.size());
+    model.read_parameters(host_reference);
+    prepare_reference = host_reference;
+  }
+  method->prepare(model.parameter_table(), prepare_reference);
   result.seconds_prepare = watch.seconds();
 
   SearchAxis axis = method->axis();

@@ -24,12 +24,15 @@ class HeldOutLoss final : public LossOracle {
   // Validates the samples against model.num_samples() (InputError naming the
   // first bad one) and makes the model's current parameters its w*
   // (LossModel::hold_reference: the model's one copy, not a second one here).
+  // Works for any backend: working() and reference() are in the backend's
+  // memory and only handed to its ops.
   HeldOutLoss(LossModel& model, std::vector<std::int64_t> samples, std::size_t batch_size);
   // Puts w* back into the model.
   ~HeldOutLoss() override;
   HeldOutLoss(const HeldOutLoss&) = delete;
   HeldOutLoss& operator=(const HeldOutLoss&) = delete;
 
+  backend::Backend& backend() override { return model_.backend(); }
   std::span<float> working() override { return model_.parameters(); }
   std::span<const float> reference() const override { return model_.reference(); }
   double loss() override;

@@ -28,7 +28,9 @@ TEST_P(BackendTest, BuffersRoundTripAndCopyZero) {
   std::vector<float> expected = host;
   std::fill(expected.begin() + 10, expected.begin() + 30, 0.0f);
   EXPECT_EQ(download(b), expected);
-  if (backend().memory_space() == MemorySpace::Device) EXPECT_THROW(a.host_span(), UnsupportedOp);
+  if (backend().memory_space() == MemorySpace::Device) {
+    EXPECT_THROW(a.host_span(), UnsupportedOp);
+  }
 }
 
 // LayerNorm in double: the reference the op must match within float rounding.
@@ -137,6 +139,86 @@ TEST_P(BackendTest, QuantizeRowsMatchesNearestLevel) {
       }
       EXPECT_NEAR(y[r * cols + i], best, 1e-6) << r << "," << i;
     }
+}
+
+// out = in + σ·ξ with ξ_i the i-th Philox normal of (seed, stream), against
+// the element-wise definition philox_normal_at (not the block fill the CPU
+// op uses) evaluated in double. Tolerance: the op rounds σ·ξ and the sum to
+// fp32 (two roundings, or one under FMA contraction): 2·2⁻²⁴ relative to
+// |in| + |σ·ξ|, taken as 2.5e-7. The count 4099 is not a multiple of the
+// 4-normal Philox block, so the tail of a block is checked too. The same
+// call with out aliasing in must give the same floats.
+TEST_P(BackendTest, NoiseForwardAddsScaledPhiloxNormals) {
+  constexpr std::size_t n = 4099;
+  constexpr double kRelative = 2.5e-7;
+  constexpr float sigma = 0.03f;
+  constexpr std::uint64_t seed = 0x6c6c6370ull, stream = 41;
+  const std::vector<float> x = normals(n, 13);
+  Buffer<float> in = upload(x), out(backend(), n), in_place = upload(x);
+  LLC_BACKEND_OP(backend().noise_forward(out.data(), in.data(), sigma, seed, stream, static_cast<std::int64_t>(n)));
+  LLC_BACKEND_OP(
+      backend().noise_forward(in_place.data(), in_place.data(), sigma, seed, stream, static_cast<std::int64_t>(n)));
+  const std::vector<float> y = download(out);
+  EXPECT_EQ(download(in_place), y) << "aliased out == in gives different values";
+  EXPECT_EQ(download(in), x) << "noise_forward changed its input";
+  double sum = 0, squares = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const double xi = philox_normal_at(seed, stream, i);
+    const double expected = double(x[i]) + double(sigma) * xi;
+    ASSERT_NEAR(y[i], expected, kRelative * (std::fabs(x[i]) + std::fabs(sigma * xi))) << i;
+    const double recovered = (double(y[i]) - x[i]) / sigma;
+    sum += recovered, squares += recovered * recovered;
+  }
+  // The added values are N(0, σ²): with n = 4099 the sample mean of ξ has
+  // standard deviation 1/√n ≈ 0.016 and the sample variance ≈ √(2/n) ≈ 0.022;
+  // 5 standard deviations of each.
+  const double mean = sum / n;
+  EXPECT_NEAR(mean, 0.0, 5 * 0.016);
+  EXPECT_NEAR(squares / n - mean * mean, 1.0, 5 * 0.022);
+}
+
+// σ = 0 leaves the values exactly (in + 0·ξ = in for finite ξ).
+TEST_P(BackendTest, NoiseForwardWithZeroSigmaIsIdentity) {
+  const std::vector<float> x = normals(257, 14);
+  Buffer<float> in = upload(x), out(backend(), x.size());
+  LLC_BACKEND_OP(backend().noise_forward(out.data(), in.data(), 0.0f, 3, 4, static_cast<std::int64_t>(x.size())));
+  EXPECT_EQ(download(out), x);
+}
+
+// Entries at host-given indices (unsorted, as a magnitude order is) set to
+// zero, every other entry unchanged: exact.
+TEST_P(BackendTest, ZeroElementsZeroesExactlyTheGivenIndices) {
+  constexpr std::size_t n = 1000;
+  const std::vector<float> x = normals(n, 15);
+  std::vector<std::size_t> indices;
+  for (std::size_t i = 0; i < 300; ++i) indices.push_back((i * 7919) % n);  // distinct: 7919 is prime to 1000
+  Buffer<float> buffer = upload(x);
+  LLC_BACKEND_OP(backend().zero_elements(buffer.data(), indices.data(), static_cast<std::int64_t>(indices.size())));
+  std::vector<float> expected = x;
+  for (std::size_t index : indices) expected[index] = 0.0f;
+  EXPECT_EQ(download(buffer), expected);
+  // count 0 touches nothing.
+  Buffer<float> untouched = upload(x);
+  LLC_BACKEND_OP(backend().zero_elements(untouched.data(), indices.data(), 0));
+  EXPECT_EQ(download(untouched), x);
+}
+
+// Columns [first, first + count) of a row-major (rows, cols) matrix set to
+// zero, including the first and the last column; exact.
+TEST_P(BackendTest, ZeroColumnsZeroesExactlyTheColumnBlock) {
+  constexpr std::int64_t rows = 13, cols = 37;
+  const std::vector<float> x = normals(rows * cols, 16);
+  struct Block {
+    std::int64_t first, count;
+  };
+  for (const Block block : {Block{0, 1}, Block{5, 9}, Block{cols - 3, 3}, Block{0, cols}, Block{4, 0}}) {
+    Buffer<float> matrix = upload(x);
+    LLC_BACKEND_OP(backend().zero_columns(matrix.data(), rows, cols, block.first, block.count));
+    std::vector<float> expected = x;
+    for (std::int64_t r = 0; r < rows; ++r)
+      for (std::int64_t c = block.first; c < block.first + block.count; ++c) expected[r * cols + c] = 0.0f;
+    EXPECT_EQ(download(matrix), expected) << "columns [" << block.first << ", " << block.first + block.count << ")";
+  }
 }
 
 LLC_INSTANTIATE_BACKEND_TESTS(BackendTest);

@@ -1,6 +1,11 @@
-// Every CPU op against a straightforward double-precision reference written
-// here (forward), and its backward against central differences of that
-// reference (REFERENCE-independent: no torch). Sizes are chosen to cross the
+// Every op of every registered backend (backend::registered_backends: the
+// CPU ops through the CpuBackend, and any device backend this build has)
+// against a straightforward double-precision reference written here
+// (forward), and its backward against central differences of that reference
+// (REFERENCE-independent: no torch). Inputs are uploaded to the backend and
+// outputs downloaded (Mirror); a backend that cannot run here, or lacks an
+// op, skips with the reason. The CPU-only properties (workspace sizing,
+// bit-identity across thread counts, the host rotary tables) stay TESTs. Sizes are chosen to cross the
 // ops' internal block boundaries (64-column chunks, 64-row query blocks, the
 // 1024-entry exp-sum segments, the 2048-element GELU chunks).
 //
@@ -19,7 +24,9 @@
 #include <cmath>
 #include <cstring>
 #include <numeric>
+#include <type_traits>
 
+#include "../backend/backend_test.h"
 #include "model/ops/attention.h"
 #include "model/ops/cross_entropy.h"
 #include "model/ops/embedding.h"
@@ -38,6 +45,26 @@ using test::random_normal;
 using test::to_double;
 
 constexpr double kOpTolerance = 2e-5;
+
+using backend::Backend;
+using OpsTest = backend::testing::BackendTest;
+
+// A host vector mirrored in a buffer of the backend under test: uploaded on
+// construction; a non-const vector gets the buffer's contents back on
+// back() (the op's outputs).
+template <typename Vector>
+class Mirror {
+  using T = typename std::remove_const_t<Vector>::value_type;
+
+ public:
+  Mirror(Backend& backend, Vector& host) : host_(host), buffer_(backend, host.size()) { buffer_.upload(host); }
+  T* data() { return buffer_.data(); }
+  void back() requires(!std::is_const_v<Vector>) { buffer_.download(host_); }
+
+ private:
+  Vector& host_;
+  backend::Buffer<T> buffer_;
+};
 
 // Runs a test body with 1 and with 3 OpenMP threads (3 does not divide the
 // work evenly, so chunk-boundary bugs show up on a 2-core machine too).
@@ -66,28 +93,34 @@ std::vector<double> linear_reference(const std::vector<double>& x, const std::ve
   return y;
 }
 
-TEST(Ops, LinearForwardMatchesReference) {
-  with_thread_counts([] {
+TEST_P(OpsTest, LinearForwardMatchesReference) {
+  with_thread_counts([&] {
     const int rows = 5, in = 37, out = 70;
     auto x = random_normal(rows * in, 1), w = random_normal(out * in, 2, 0.2f), b = random_normal(out, 3);
     const auto xd = to_double(x), wd = to_double(w), bd = to_double(b);
     std::vector<float> y(rows * out, 123.0f);
-    ops::linear_forward(y.data(), x.data(), w.data(), b.data(), rows, in, out);
+    Mirror my(backend(), y), mx(backend(), x), mw(backend(), w), mb(backend(), b);
+    LLC_BACKEND_OP(backend().linear_forward(my.data(), mx.data(), mw.data(), mb.data(), rows, in, out, false));
+    my.back();
     EXPECT_LE(max_relative_error(y, linear_reference(xd, wd, &bd, rows, in, out)), kOpTolerance);
-    ops::linear_forward(y.data(), x.data(), w.data(), nullptr, rows, in, out);
+    LLC_BACKEND_OP(backend().linear_forward(my.data(), mx.data(), mw.data(), nullptr, rows, in, out, false));
+    my.back();
     EXPECT_LE(max_relative_error(y, linear_reference(xd, wd, nullptr, rows, in, out)), kOpTolerance);
     // accumulate: y ← y + x·Wᵀ + b on top of existing values.
     auto base = random_normal(rows * out, 4);
     y = base;
-    ops::linear_forward(y.data(), x.data(), w.data(), b.data(), rows, in, out, /*accumulate=*/true);
+    Mirror my_base(backend(), y);
+    LLC_BACKEND_OP(
+        backend().linear_forward(my_base.data(), mx.data(), mw.data(), mb.data(), rows, in, out, /*accumulate=*/true));
+    my_base.back();
     auto expected = linear_reference(xd, wd, &bd, rows, in, out);
     for (std::size_t i = 0; i < expected.size(); ++i) expected[i] += base[i];
     EXPECT_LE(max_relative_error(y, expected), kOpTolerance);
   });
 }
 
-TEST(Ops, LinearBackwardMatchesCentralDifferences) {
-  with_thread_counts([] {
+TEST_P(OpsTest, LinearBackwardMatchesCentralDifferences) {
+  with_thread_counts([&] {
     const int rows = 6, in = 9, out = 70;
     auto x = random_normal(rows * in, 11), w = random_normal(out * in, 12, 0.3f), b = random_normal(out, 13);
     auto d_output = random_normal(rows * out, 14);
@@ -102,7 +135,13 @@ TEST(Ops, LinearBackwardMatchesCentralDifferences) {
     };
     const auto expected = central_difference_gradient(reference, packed, to_double(d_output));
     std::vector<float> d_x(rows * in), d_w(out * in), d_b(out);
-    ops::linear_backward(d_x.data(), d_w.data(), d_b.data(), d_output.data(), x.data(), w.data(), rows, in, out);
+    {
+      Mirror md_x(backend(), d_x), md_w(backend(), d_w), md_b(backend(), d_b), md_out(backend(), d_output),
+          mx(backend(), x), mw(backend(), w);
+      LLC_BACKEND_OP(backend().linear_backward(md_x.data(), md_w.data(), md_b.data(), md_out.data(), mx.data(),
+                                               mw.data(), rows, in, out));
+      md_x.back(), md_w.back(), md_b.back();
+    }
     const std::vector<double> expected_x(expected.begin(), expected.begin() + rows * in);
     const std::vector<double> expected_w(expected.begin() + rows * in, expected.begin() + rows * in + out * in);
     const std::vector<double> expected_b(expected.begin() + rows * in + out * in, expected.end());
@@ -129,8 +168,8 @@ std::vector<double> layernorm_reference(const std::vector<double>& x, const std:
   return y;
 }
 
-TEST(Ops, LayerNormForwardAndBackward) {
-  with_thread_counts([] {
+TEST_P(OpsTest, LayerNormForwardAndBackward) {
+  with_thread_counts([&] {
     const int rows = 4, hidden = 70;
     const float eps = 1e-5f;
     auto x = random_normal(rows * hidden, 21);
@@ -138,7 +177,11 @@ TEST(Ops, LayerNormForwardAndBackward) {
     auto weight = random_normal(hidden, 22, 0.2f), bias = random_normal(hidden, 23);
     for (float& v : weight) v += 1.0f;
     std::vector<float> y(rows * hidden), mean(rows), rstd(rows);
-    ops::layernorm_forward(y.data(), mean.data(), rstd.data(), x.data(), weight.data(), bias.data(), rows, hidden, eps);
+    Mirror my(backend(), y), mmean(backend(), mean), mrstd(backend(), rstd), mx(backend(), x),
+        mweight(backend(), weight), mbias(backend(), bias);
+    LLC_BACKEND_OP(backend().layernorm_forward(my.data(), mmean.data(), mrstd.data(), mx.data(), mweight.data(),
+                                               mbias.data(), rows, hidden, eps));
+    my.back();
     EXPECT_LE(
         max_relative_error(y, layernorm_reference(to_double(x), to_double(weight), to_double(bias), rows, hidden, eps)),
         kOpTolerance);
@@ -157,8 +200,14 @@ TEST(Ops, LayerNormForwardAndBackward) {
     auto d_x = random_normal(rows * hidden, 25);
     const auto d_x_before = d_x;
     std::vector<float> d_weight(hidden, 7.0f), d_bias(hidden, 7.0f);
-    ops::layernorm_backward(d_x.data(), d_weight.data(), d_bias.data(), d_output.data(), x.data(), mean.data(),
-                            rstd.data(), weight.data(), rows, hidden);
+    {
+      Mirror md_x(backend(), d_x), md_weight(backend(), d_weight), md_bias(backend(), d_bias),
+          md_out(backend(), d_output);
+      // mean and rstd stay in the backend's buffers, as the model keeps them.
+      LLC_BACKEND_OP(backend().layernorm_backward(md_x.data(), md_weight.data(), md_bias.data(), md_out.data(),
+                                                  mx.data(), mmean.data(), mrstd.data(), mweight.data(), rows, hidden));
+      md_x.back(), md_weight.back(), md_bias.back();
+    }
     std::vector<double> d_x_added(d_x.size());
     for (std::size_t i = 0; i < d_x.size(); ++i)
       d_x_added[i] = static_cast<double>(d_x[i]) - static_cast<double>(d_x_before[i]);
@@ -175,13 +224,16 @@ TEST(Ops, LayerNormForwardAndBackward) {
 
 // ------------------------------------------------------------------ embedding
 
-TEST(Ops, EmbeddingForwardAndBackward) {
-  with_thread_counts([] {
+TEST_P(OpsTest, EmbeddingForwardAndBackward) {
+  with_thread_counts([&] {
     const int vocab = 9, hidden = 70, rows = 12;
     const std::vector<std::int32_t> tokens = {3, 0, 8, 3, 3, 5, 1, 0, 8, 2, 7, 3};  // repeats on purpose
     auto table = random_normal(vocab * hidden, 31);
     std::vector<float> output(rows * hidden);
-    ops::embedding_forward(output.data(), tokens.data(), table.data(), rows, hidden);
+    Mirror moutput(backend(), output), mtable(backend(), table);
+    Mirror mtokens(backend(), tokens);
+    LLC_BACKEND_OP(backend().embedding_forward(moutput.data(), mtokens.data(), mtable.data(), rows, hidden));
+    moutput.back();
     for (int r = 0; r < rows; ++r)
       for (int j = 0; j < hidden; ++j) ASSERT_EQ(output[r * hidden + j], table[tokens[r] * hidden + j]);
 
@@ -194,7 +246,9 @@ TEST(Ops, EmbeddingForwardAndBackward) {
     };
     const auto expected = central_difference_gradient(reference, to_double(table), to_double(d_output));
     std::vector<float> d_table(vocab * hidden, 0.0f);
-    ops::embedding_backward(d_table.data(), d_output.data(), tokens.data(), rows, hidden);
+    Mirror md_table(backend(), d_table), md_output(backend(), d_output);
+    LLC_BACKEND_OP(backend().embedding_backward(md_table.data(), md_output.data(), mtokens.data(), rows, hidden));
+    md_table.back();
     EXPECT_LE(max_relative_error(d_table, expected), kOpTolerance);
     // Row 4 and 6 never occur: their gradient stays exactly zero.
     for (int j = 0; j < hidden; ++j) EXPECT_EQ(d_table[4 * hidden + j], 0.0f);
@@ -221,8 +275,8 @@ std::vector<double> rotary_reference(std::vector<double> qkv, int batch, int seq
   return qkv;
 }
 
-TEST(Ops, RotaryForwardAndBackward) {
-  with_thread_counts([] {
+TEST_P(OpsTest, RotaryForwardAndBackward) {
+  with_thread_counts([&] {
     const int batch = 2, seq_len = 6, heads = 3, head_dim = 8;
     const double base = 10000.0;
     for (int rotary_dims : {2, 4, 8}) {
@@ -232,7 +286,11 @@ TEST(Ops, RotaryForwardAndBackward) {
       ops::rotary_tables(cos_table.data(), sin_table.data(), seq_len, rotary_dims, base);
       auto qkv = random_normal(batch * seq_len * width, 41);
       const auto expected = rotary_reference(to_double(qkv), batch, seq_len, heads, head_dim, rotary_dims, base);
-      ops::rotary_forward(qkv.data(), cos_table.data(), sin_table.data(), batch, seq_len, heads, head_dim, rotary_dims);
+      // The tables are computed on the host and uploaded, as the model does.
+      Mirror mcos(backend(), cos_table), msin(backend(), sin_table), mqkv(backend(), qkv);
+      LLC_BACKEND_OP(backend().rotary_forward(mqkv.data(), mcos.data(), msin.data(), batch, seq_len, heads, head_dim,
+                                              rotary_dims));
+      mqkv.back();
       EXPECT_LE(max_relative_error(qkv, expected), kOpTolerance);
 
       auto d_qkv = random_normal(batch * seq_len * width, 42);
@@ -241,8 +299,10 @@ TEST(Ops, RotaryForwardAndBackward) {
             return rotary_reference(p, batch, seq_len, heads, head_dim, rotary_dims, base);
           },
           to_double(random_normal(batch * seq_len * width, 43)), to_double(d_qkv));
-      ops::rotary_backward(d_qkv.data(), cos_table.data(), sin_table.data(), batch, seq_len, heads, head_dim,
-                           rotary_dims);
+      Mirror md_qkv(backend(), d_qkv);
+      LLC_BACKEND_OP(backend().rotary_backward(md_qkv.data(), mcos.data(), msin.data(), batch, seq_len, heads, head_dim,
+                                               rotary_dims));
+      md_qkv.back();
       EXPECT_LE(max_relative_error(d_qkv, d_expected), kOpTolerance);
     }
   });
@@ -308,25 +368,32 @@ std::vector<double> attention_reference(const std::vector<double>& qkv, int batc
 // Runs attention forward and backward with 1 and 3 threads and checks the
 // output, the log-sum-exp and d_qkv against double-precision references.
 // Outputs start as garbage (77, 99) so that an element never written fails.
-void expect_attention_matches(const std::vector<float>& qkv, const std::vector<float>& d_out,
+void expect_attention_matches(Backend& backend, const std::vector<float>& qkv, const std::vector<float>& d_out,
                               const std::vector<double>& expected, const std::vector<double>& expected_lse,
                               const std::vector<double>& d_expected, int batch, int seq_len, int heads, int head_dim,
                               int workspace_seq_len) {
   const int hidden = heads * head_dim;
   with_thread_counts([&] {
-    ops::AttentionWorkspace workspace(workspace_seq_len);
+    // Sized after the thread count is set (the CPU backend's per-thread scratch).
+    LLC_BACKEND_OP(backend.reserve_attention(workspace_seq_len, head_dim));
     std::vector<float> out(batch * seq_len * hidden, 77.0f), lse(batch * heads * seq_len, 77.0f);
-    ops::attention_forward(out.data(), lse.data(), qkv.data(), batch, seq_len, heads, head_dim, workspace);
+    Mirror mout(backend, out), mlse(backend, lse);
+    Mirror mqkv(backend, qkv);
+    LLC_BACKEND_OP(backend.attention_forward(mout.data(), mlse.data(), mqkv.data(), batch, seq_len, heads, head_dim));
+    mout.back(), mlse.back();
     EXPECT_LE(max_relative_error(out, expected), kOpTolerance);
     EXPECT_LE(max_relative_error(lse, expected_lse), kOpTolerance);
     std::vector<float> d_qkv(qkv.size(), 99.0f);
-    ops::attention_backward(d_qkv.data(), d_out.data(), out.data(), lse.data(), qkv.data(), batch, seq_len, heads,
-                            head_dim, workspace);
+    Mirror md_qkv(backend, d_qkv);
+    Mirror md_out(backend, d_out);
+    LLC_BACKEND_OP(backend.attention_backward(md_qkv.data(), md_out.data(), mout.data(), mlse.data(), mqkv.data(),
+                                              batch, seq_len, heads, head_dim));
+    md_qkv.back();
     EXPECT_LE(max_relative_error(d_qkv, d_expected), kOpTolerance);
   });
 }
 
-TEST(Ops, AttentionForwardAndBackward) {
+TEST_P(OpsTest, AttentionForwardAndBackward) {
   // seq_len 67 spans two query blocks (kQueryBlock = 64), the second partial.
   const int batch = 2, seq_len = 67, heads = 2, head_dim = 4;
   static_assert(ops::kQueryBlock < 67, "the test must cross a query-block boundary");
@@ -355,7 +422,8 @@ TEST(Ops, AttentionForwardAndBackward) {
       for (int t = 0; t < seq_len; ++t)
         for (int c = 0; c < 3 * head_dim; ++c) d_expected[column(t, c)] = gradient[t * 3 * head_dim + c];
     }
-  expect_attention_matches(qkv, d_out, expected, expected_lse, d_expected, batch, seq_len, heads, head_dim, seq_len);
+  expect_attention_matches(backend(), qkv, d_out, expected, expected_lse, d_expected, batch, seq_len, heads, head_dim,
+                           seq_len);
 }
 
 TEST(Ops, AttentionWithShorterSequenceThanWorkspace) {
@@ -417,7 +485,7 @@ std::vector<double> attention_backward_reference(const std::vector<double>& qkv,
 // Head sizes that exercise the kernels' column chunks (d = 32: 2 + 2 vectors;
 // 40: 3 + 2; 12: a zero-padded vector) and sequences that are not whole
 // vectors and cross two query-block boundaries.
-TEST(Ops, AttentionMatchesAnalyticReferenceAtLargerHeads) {
+TEST_P(OpsTest, AttentionMatchesAnalyticReferenceAtLargerHeads) {
   struct Shape {
     int batch, seq_len, heads, head_dim;
   };
@@ -431,7 +499,7 @@ TEST(Ops, AttentionMatchesAnalyticReferenceAtLargerHeads) {
     const auto expected = attention_reference(to_double(qkv), batch, seq_len, heads, head_dim, &expected_lse);
     const auto d_expected =
         attention_backward_reference(to_double(qkv), to_double(d_out), batch, seq_len, heads, head_dim);
-    expect_attention_matches(qkv, d_out, expected, expected_lse, d_expected, batch, seq_len, heads, head_dim,
+    expect_attention_matches(backend(), qkv, d_out, expected, expected_lse, d_expected, batch, seq_len, heads, head_dim,
                              seq_len + 5);
   }
 }
@@ -470,14 +538,16 @@ double gelu_reference(double x, ops::GeluKind kind) {
   return 0.5 * x * (1.0 + std::tanh(std::sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x)));
 }
 
-TEST(Ops, GeluForwardAndBackward) {
-  with_thread_counts([] {
+TEST_P(OpsTest, GeluForwardAndBackward) {
+  with_thread_counts([&] {
     auto x = random_normal(3000, 61, 2.0f);  // crosses the 2048-element chunk
     for (float special : {0.0f, 4.0f, -4.0f, 6.0f, -6.0f, 12.0f, -12.0f, 1e-3f}) x.push_back(special);
     for (ops::GeluKind kind : {ops::GeluKind::Erf, ops::GeluKind::Tanh}) {
       SCOPED_TRACE(kind == ops::GeluKind::Erf ? "erf" : "tanh");
       std::vector<float> y(x.size());
-      ops::gelu_forward(y.data(), x.data(), static_cast<std::int64_t>(x.size()), kind);
+      Mirror my(backend(), y), mx(backend(), x);
+      LLC_BACKEND_OP(backend().gelu_forward(my.data(), mx.data(), static_cast<std::int64_t>(x.size()), kind));
+      my.back();
       std::vector<double> expected(x.size());
       for (std::size_t i = 0; i < x.size(); ++i) expected[i] = gelu_reference(x[i], kind);
       EXPECT_LE(max_relative_error(y, expected), kOpTolerance);
@@ -490,10 +560,16 @@ TEST(Ops, GeluForwardAndBackward) {
       for (std::size_t i = 0; i < x.size(); ++i)
         d_expected[i] = d_y[i] * (gelu_reference(x[i] + step, kind) - gelu_reference(x[i] - step, kind)) / (2 * step);
       // In place, as the model calls it.
-      ops::gelu_backward(d_y.data(), d_y.data(), x.data(), static_cast<std::int64_t>(x.size()), kind);
+      Mirror md_y(backend(), d_y);
+      LLC_BACKEND_OP(
+          backend().gelu_backward(md_y.data(), md_y.data(), mx.data(), static_cast<std::int64_t>(x.size()), kind));
+      md_y.back();
       EXPECT_LE(max_relative_error(d_y, d_expected), kOpTolerance);
     }
   });
+}
+
+TEST(Ops, GeluKindFromName) {
   EXPECT_EQ(ops::gelu_kind_from_name("gelu"), ops::GeluKind::Erf);
   EXPECT_EQ(ops::gelu_kind_from_name("gelu_new"), ops::GeluKind::Tanh);
   EXPECT_EQ(ops::gelu_kind_from_name("gelu_pytorch_tanh"), ops::GeluKind::Tanh);
@@ -516,7 +592,7 @@ std::vector<double> cross_entropy_reference(const std::vector<double>& logits, c
   return losses;
 }
 
-TEST(Ops, CrossEntropyForwardAndBackward) {
+TEST_P(OpsTest, CrossEntropyForwardAndBackward) {
   const int rows = 5, vocab = 1100;  // crosses the 1024-entry exp-sum segment
   auto logits_initial = random_normal(rows * vocab, 71, 3.0f);
   for (int v = 0; v < vocab; ++v) logits_initial[3 * vocab + v] += 500.0f;  // exp overflows without the max shift
@@ -538,16 +614,24 @@ TEST(Ops, CrossEntropyForwardAndBackward) {
   with_thread_counts([&] {
     auto logits = logits_initial;
     std::vector<float> losses(rows), lse(rows);
-    const double mean =
-        ops::cross_entropy_forward(losses.data(), lse.data(), logits.data(), targets.data(), rows, vocab);
+    Mirror mlosses(backend(), losses), mlse(backend(), lse), mlogits(backend(), logits);
+    Mirror mtargets(backend(), targets);
+    double mean = 0;
+    LLC_BACKEND_OP(mean = backend().cross_entropy_forward(mlosses.data(), mlse.data(), mlogits.data(), mtargets.data(),
+                                                          rows, vocab));
+    mlosses.back();
     EXPECT_LE(max_relative_error(losses, expected), kOpTolerance);
     EXPECT_NEAR(mean, std::accumulate(expected.begin(), expected.end(), 0.0) / rows,
                 kOpTolerance * *std::max_element(expected.begin(), expected.end()));
     // In place over the logits, as the model calls it.
-    ops::cross_entropy_backward(logits.data(), logits.data(), lse.data(), targets.data(), 1.0f / rows, rows, vocab);
+    LLC_BACKEND_OP(backend().cross_entropy_backward(mlogits.data(), mlogits.data(), mlse.data(), mtargets.data(),
+                                                    1.0f / rows, rows, vocab));
+    mlogits.back();
     EXPECT_LE(max_relative_error(logits, d_expected), kOpTolerance);
   });
 }
+
+LLC_INSTANTIATE_BACKEND_TESTS(OpsTest);
 
 }  // namespace
 }  // namespace llcpress

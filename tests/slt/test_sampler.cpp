@@ -1,3 +1,7 @@
+// The Sampler against hand computations in double. The step tests run on
+// every registered backend (its sampler_step op, buffers uploaded and read
+// back; a backend that cannot run here or lacks the op skips with the
+// reason); thread-count independence and the MALA ratio stay CPU TESTs.
 #include <gtest/gtest.h>
 #include <omp.h>
 
@@ -5,6 +9,7 @@
 #include <initializer_list>
 #include <vector>
 
+#include "../backend/backend_test.h"
 #include "core/error.h"
 #include "core/rng.h"
 #include "slt/noise.h"
@@ -38,6 +43,25 @@ Buffers random_buffers(std::size_t n, std::uint64_t seed) {
   return b;
 }
 
+using SamplerOnBackend = backend::testing::BackendTest;
+
+// w, g and w* in buffers of the backend under test; host() reads w back.
+struct OnBackend {
+  OnBackend(backend::Backend& backend, const Buffers& b)
+      : w(backend, b.w.size()), g(backend, b.g.size()), center(backend, b.center.size()) {
+    w.upload(b.w), g.upload(b.g), center.upload(b.center);
+  }
+  std::span<float> weights() { return {w.data(), w.size()}; }
+  std::span<const float> gradient() { return {g.data(), g.size()}; }
+  std::span<const float> reference() { return {center.data(), center.size()}; }
+  std::vector<float> host() const {
+    std::vector<float> values(w.size());
+    w.download(values);
+    return values;
+  }
+  backend::Buffer<float> w, g, center;
+};
+
 SamplerConfig example_config(SamplerKind kind) {
   SamplerConfig c;
   c.kind = kind;
@@ -52,16 +76,19 @@ SamplerConfig example_config(SamplerKind kind) {
 }  // namespace
 
 // w ← w − (ε/2)(nβg + γ(w − w*) + λw) + √ε·σ·ξ with ξ the Philox normal of the element.
-TEST(Sampler, SgldStepMatchesHandComputation) {
+TEST_P(SamplerOnBackend, SgldStepMatchesHandComputation) {
   const std::size_t n = 37;  // not a multiple of 4: partial Philox blocks
   Buffers b = random_buffers(n, 11);
   const SamplerConfig c = example_config(SamplerKind::Sgld);
-  Sampler sampler(c, SampledRanges::all(n), b.center, false);
+  OnBackend on(backend(), b);
+  Sampler sampler(c, SampledRanges::all(n), on.reference(), false, backend());
   const std::vector<float> before = b.w;
   StepOptions options;
   options.seed = 99;
   options.noise_stream = stream_id(1, 2, 3);
-  const StepSums sums = sampler.step(b.w, b.g, options);
+  StepSums sums;
+  LLC_BACKEND_OP(sums = sampler.step(on.weights(), on.gradient(), options));
+  b.w = on.host();
   double distance_sq = 0, noise_sq = 0;
   for (std::size_t i = 0; i < n; ++i) {
     const double w = before[i], g = b.g[i], w0 = b.center[i];
@@ -84,13 +111,14 @@ TEST(Sampler, SgldStepMatchesHandComputation) {
 
 // pSGLD: V ← αV + (1−α)g² updated before use, P = 1/(√V + eps_p),
 // w ← w − (ε/2)P·d + √ε·√P·σξ; two steps so the second uses accumulated V.
-TEST(Sampler, RmspropStepsMatchHandComputation) {
+TEST_P(SamplerOnBackend, RmspropStepsMatchHandComputation) {
   const std::size_t n = 23;
   Buffers b = random_buffers(n, 12);
   SamplerConfig c = example_config(SamplerKind::RmspropSgld);
   c.rmsprop_alpha = 0.9;
   c.rmsprop_eps = 0.05;
-  Sampler sampler(c, SampledRanges::all(n), b.center, false);
+  OnBackend on(backend(), b);
+  Sampler sampler(c, SampledRanges::all(n), on.reference(), false, backend());
   std::vector<double> w(b.w.begin(), b.w.end()), v(n, 0.0);
   for (int step = 0; step < 2; ++step) {
     std::vector<float> gradient(n);
@@ -98,7 +126,10 @@ TEST(Sampler, RmspropStepsMatchHandComputation) {
     StepOptions options;
     options.seed = 7;
     options.noise_stream = stream_id(4, step);
-    sampler.step(b.w, gradient, options);
+    backend::Buffer<float> step_gradient(backend(), n);
+    step_gradient.upload(gradient);
+    LLC_BACKEND_OP(sampler.step(on.weights(), {step_gradient.data(), n}, options));
+    b.w = on.host();
     for (std::size_t i = 0; i < n; ++i) {
       const double g = gradient[i];
       v[i] = c.rmsprop_alpha * v[i] + (1 - c.rmsprop_alpha) * g * g;
@@ -115,7 +146,7 @@ TEST(Sampler, RmspropStepsMatchHandComputation) {
   }
 }
 
-TEST(Sampler, MaskedOutParametersAreUntouchedAndResetRestores) {
+TEST_P(SamplerOnBackend, MaskedOutParametersAreUntouchedAndResetRestores) {
   const std::size_t n = 100;
   Buffers b = random_buffers(n, 13);
   const std::vector<float> start = b.w;
@@ -124,39 +155,45 @@ TEST(Sampler, MaskedOutParametersAreUntouchedAndResetRestores) {
   EXPECT_EQ(ranges.count(), 32u);
   for (auto kind : {SamplerKind::Sgld, SamplerKind::RmspropSgld}) {
     b.w = start;
-    // w* is not copied by the sampler: it reads `start`, the reference.
-    Sampler sampler(example_config(kind), ranges, start, true);
+    // w* is not copied by the sampler: it reads `start` (on.center), the reference.
+    Buffers initial = b;
+    initial.center = start;
+    OnBackend on(backend(), initial);
+    Sampler sampler(example_config(kind), ranges, on.reference(), true, backend());
     for (int step = 0; step < 5; ++step) {
       StepOptions options;
       options.noise_stream = stream_id(step);
       options.open_mala = true;
       options.close_mala = step > 0;
-      sampler.step(b.w, b.g, options);
+      LLC_BACKEND_OP(sampler.step(on.weights(), on.gradient(), options));
     }
+    b.w = on.host();
     for (std::size_t i = 0; i < n; ++i) {
       if (ranges.contains(i))
         EXPECT_NE(b.w[i], start[i]) << "sampled element " << i << " did not move";
       else
         EXPECT_EQ(b.w[i], start[i]) << "masked-out element " << i << " changed";
     }
-    sampler.reset(b.w);
-    EXPECT_EQ(b.w, start);
+    LLC_BACKEND_OP(sampler.reset(on.weights()));
+    EXPECT_EQ(on.host(), start);
   }
 }
 
-TEST(Sampler, BoundingBoxKeepsWeightsNearTheCenter) {
+TEST_P(SamplerOnBackend, BoundingBoxKeepsWeightsNearTheCenter) {
   const std::size_t n = 64;
   Buffers b = random_buffers(n, 14);
   SamplerConfig c = example_config(SamplerKind::Sgld);
   c.epsilon = 1.0;  // huge steps: the box must do the work
   c.bounding_box = 0.05;
-  Sampler sampler(c, SampledRanges::all(n), b.center, false);
   b.w = b.center;
+  OnBackend on(backend(), b);
+  Sampler sampler(c, SampledRanges::all(n), on.reference(), false, backend());
   std::size_t clamped = 0;
   for (int step = 0; step < 3; ++step) {
     StepOptions options;
     options.noise_stream = stream_id(step);
-    clamped += sampler.step(b.w, b.g, options).clamped;
+    LLC_BACKEND_OP(clamped += sampler.step(on.weights(), on.gradient(), options).clamped);
+    b.w = on.host();
     for (std::size_t i = 0; i < n; ++i) ASSERT_LE(std::abs(b.w[i] - b.center[i]), 0.05f + 1e-7f);
   }
   EXPECT_GT(clamped, 0u);
@@ -185,13 +222,16 @@ TEST(Sampler, UpdateIsIndependentOfThreadCount) {
   EXPECT_EQ(sums[0].noise_sq, sums[1].noise_sq);
 }
 
-TEST(Sampler, NonFiniteUpdatesAreCounted) {
+TEST_P(SamplerOnBackend, NonFiniteUpdatesAreCounted) {
   const std::size_t n = 8;
   Buffers b = random_buffers(n, 16);
   b.g[3] = std::numeric_limits<float>::infinity();
-  Sampler sampler(example_config(SamplerKind::Sgld), SampledRanges::all(n), b.center, false);
+  OnBackend on(backend(), b);
+  Sampler sampler(example_config(SamplerKind::Sgld), SampledRanges::all(n), on.reference(), false, backend());
   StepOptions options;
-  EXPECT_EQ(sampler.step(b.w, b.g, options).nonfinite, 1u);
+  StepSums sums;
+  LLC_BACKEND_OP(sums = sampler.step(on.weights(), on.gradient(), options));
+  EXPECT_EQ(sums.nonfinite, 1u);
 }
 
 // The MALA log ratio assembled from the fused loop's sums equals the textbook
@@ -335,17 +375,20 @@ TEST(Noise, VectorPhiloxAgreesWithSingleBlocksAcrossIndexCarries) {
 // relative error; a float lane adds ≤ 1024/8 = 128 terms, whose recursive sum
 // of non-negative terms is within 127·2⁻²⁴ relative; folding the lanes in
 // double adds nothing of note. Hence (128 + 16)·2⁻²⁴ ≈ 8.6e-6 relative.
-TEST(Sampler, SumsMatchDoubleSumsWithinTheFloatLaneBound) {
+TEST_P(SamplerOnBackend, SumsMatchDoubleSumsWithinTheFloatLaneBound) {
   const std::size_t n = 5000;
   Buffers b = random_buffers(n, 21);
   const SamplerConfig c = example_config(SamplerKind::Sgld);
   const SampledRanges ranges = SampledRanges::from_ranges({{3, 2051}, {2100, 4999}}, n);
-  Sampler sampler(c, ranges, b.center, false);
+  OnBackend on(backend(), b);
+  Sampler sampler(c, ranges, on.reference(), false, backend());
   const std::vector<float> before = b.w;
   StepOptions options;
   options.seed = 4;
   options.noise_stream = stream_id(9);
-  const StepSums sums = sampler.step(b.w, b.g, options);
+  StepSums sums;
+  LLC_BACKEND_OP(sums = sampler.step(on.weights(), on.gradient(), options));
+  b.w = on.host();
   double distance = 0, weight = 0, gradient = 0, drift_gradient = 0, noise = 0, after = 0;
   for (const auto& range : ranges.ranges()) {
     for (std::size_t i = range.begin; i < range.end; ++i) {
@@ -381,3 +424,5 @@ TEST(Sampler, ConfigValidationNamesTheKey) {
   EXPECT_EQ(parse_sampler_kind("rmsprop-sgld"), SamplerKind::RmspropSgld);
   EXPECT_THROW(parse_sampler_kind("adam"), ConfigError);
 }
+
+LLC_INSTANTIATE_BACKEND_TESTS(SamplerOnBackend);
