@@ -98,11 +98,17 @@ ChainHealth assess_chains(const LlcResult& result) {
   return health;
 }
 
-HealthVerdict judge_health(const ChainHealth& health, const HealthRules& rules) {
+HealthVerdict judge_health(const ChainHealth& health, const HealthRules& rules, double reference_acceptance) {
   HealthVerdict verdict;
   std::vector<std::string> failed;
   if (health.chains_diverged > 0 || health.chains_used == 0) failed.push_back("diverged");
-  if (!(health.mean_mala_acceptance >= rules.minimum_mala_acceptance)) failed.push_back("mala");
+  if (health.chains_used == 0) {  // nothing left to judge the other rules on
+    verdict.reasons = "diverged";
+    return verdict;
+  }
+  const bool ratio_ok = !std::isfinite(reference_acceptance) ||
+                        health.mean_mala_acceptance >= rules.minimum_mala_ratio * reference_acceptance;
+  if (!(health.mean_mala_acceptance >= rules.minimum_mala_acceptance) || !ratio_ok) failed.push_back("mala");
   if (!(health.fraction_below_init <= rules.maximum_fraction_below_init)) failed.push_back("below_init");
   // NaN (too few draws for a standard error) counts as not shown stationary.
   verdict.stationary = std::abs(health.thirds.difference) <= rules.stationarity_z * health.thirds.standard_error;

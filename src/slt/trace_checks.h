@@ -46,11 +46,19 @@ struct ChainHealth {
 ChainHealth assess_chains(const LlcResult& result);
 
 // The rules a setting must pass (docs/llc.md "Choosing ε, nβ and γ"):
-//   no diverged chain; mean MALA acceptance ≥ minimum_mala_acceptance;
+//   no diverged chain;
+//   mean MALA acceptance ≥ minimum_mala_acceptance and ≥ minimum_mala_ratio ×
+//     the reference acceptance (the largest acceptance among the grid points
+//     with the same nβ and γ). With minibatches the acceptance estimate has a
+//     floor below 1 that does not vanish as ε → 0 (U(w) and U(w′) come from
+//     different batches, docs/llc.md §4); the ratio measures what ε itself
+//     costs above that floor, the absolute level guards a grid whose every ε
+//     is too large;
 //   fraction of draws below L_init ≤ maximum_fraction_below_init;
 //   |last third − middle third| ≤ stationarity_z · its standard error.
 struct HealthRules {
-  double minimum_mala_acceptance = 0.9;
+  double minimum_mala_acceptance = 0.5;
+  double minimum_mala_ratio = 0.9;
   double maximum_fraction_below_init = 0.05;
   double stationarity_z = 2.0;
 };
@@ -60,6 +68,7 @@ struct HealthVerdict {
   bool stationary = false;
   std::string reasons;  // "" when healthy; else the failed rules, comma-separated
 };
-HealthVerdict judge_health(const ChainHealth& health, const HealthRules& rules);
+// `reference_acceptance`: see HealthRules (NaN: the ratio rule is not applied).
+HealthVerdict judge_health(const ChainHealth& health, const HealthRules& rules, double reference_acceptance);
 
 }  // namespace llcpress::slt

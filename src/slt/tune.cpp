@@ -51,16 +51,24 @@ TuneResult tune_llc(LossModel& model, const LlcConfig& base, const TuneGrid& gri
         point.nbeta = point.result.config.sampler.nbeta;
         point.gamma = gamma;
         point.health = assess_chains(point.result);
-        point.verdict = judge_health(point.health, rules);
         spdlog::info("tune {}/{}: ε {:.3g} nβ {:.4g} γ {:.4g}: λ̂ {:.4f} ± {:.4f}, MALA {:.3f}, below {:.3f}, "
-                     "last−middle third {:+.2g} ± {:.2g} nats -> {}",
+                     "last−middle third {:+.2g} ± {:.2g} nats",
                      out.points.size() + 1, total, epsilon, point.nbeta, gamma, point.result.llc_mean,
                      point.result.chains_used >= 2 ? point.result.llc_std / std::sqrt(point.result.chains_used) : NAN,
                      point.health.mean_mala_acceptance, point.health.fraction_below_init,
-                     point.health.thirds.difference, point.health.thirds.standard_error,
-                     point.verdict.healthy ? "healthy" : point.verdict.reasons);
+                     point.health.thirds.difference, point.health.thirds.standard_error);
         out.points.push_back(std::move(point));
       }
+  // The MALA ratio rule needs the whole (nβ, γ) row: judge after the grid ran.
+  for (TunePoint& point : out.points) {
+    double reference = NAN;
+    for (const TunePoint& other : out.points)
+      if (other.nbeta == point.nbeta && other.gamma == point.gamma && std::isfinite(other.health.mean_mala_acceptance))
+        reference = std::isfinite(reference) ? std::max(reference, other.health.mean_mala_acceptance)
+                                             : other.health.mean_mala_acceptance;
+    point.mala_reference = reference;
+    point.verdict = judge_health(point.health, rules, reference);
+  }
   out.recommended = recommend(out.points);
   out.recommended_burn_in = base.steps() / 3;
   return out;
@@ -69,7 +77,7 @@ TuneResult tune_llc(LossModel& model, const LlcConfig& base, const TuneGrid& gri
 void write_tune(io::Group& group, const TuneResult& r) {
   const std::size_t n = r.points.size();
   std::vector<double> epsilon(n), nbeta(n), gamma(n), llc(n), llc_std(n), llc_se(n), late(n), late_se(n), mala(n),
-      below(n), halves(n), halves_se(n), thirds(n), thirds_se(n), seconds(n);
+      below(n), mala_reference(n), halves(n), halves_se(n), thirds(n), thirds_se(n), seconds(n);
   std::vector<std::int64_t> used(n), diverged(n);
   std::vector<std::uint8_t> stationary(n), healthy(n), recommended(n);
   std::vector<std::string> reasons(n);
@@ -80,6 +88,7 @@ void write_tune(io::Group& group, const TuneResult& r) {
     llc_se[i] = p.result.chains_used >= 2 ? p.result.llc_std / std::sqrt(double(p.result.chains_used)) : NAN;
     late[i] = p.health.llc_late_mean, late_se[i] = p.health.llc_late_standard_error;
     mala[i] = p.health.mean_mala_acceptance, below[i] = p.health.fraction_below_init;
+    mala_reference[i] = p.mala_reference;
     halves[i] = p.health.halves.difference, halves_se[i] = p.health.halves.standard_error;
     thirds[i] = p.health.thirds.difference, thirds_se[i] = p.health.thirds.standard_error;
     seconds[i] = p.result.seconds;
@@ -100,6 +109,8 @@ void write_tune(io::Group& group, const TuneResult& r) {
       .add("chains_used", used, "1", "chains that did not diverge")
       .add("chains_diverged", diverged, "1", "chains stopped by NaN/Inf")
       .add("mala_acceptance", mala, "1", "mean MALA acceptance estimate over chains (minibatch: biased low)")
+      .add("mala_reference", mala_reference, "1",
+           "largest mala_acceptance among the points with this nbeta and gamma (the ratio rule's reference)")
       .add("fraction_below_init", below, "1", "mean fraction of draws with loss below L_init")
       .add("halves_difference", halves, "nats", "mean draw loss of the second half minus the first half")
       .add("halves_standard_error", halves_se, "nats", "batch-means standard error of halves_difference")
@@ -116,12 +127,14 @@ void write_tune(io::Group& group, const TuneResult& r) {
     write_llc(point, r.points[i].result);
   }
   group.set_attribute("minimum_mala_acceptance", r.rules.minimum_mala_acceptance);
+  group.set_attribute("minimum_mala_ratio", r.rules.minimum_mala_ratio);
   group.set_attribute("maximum_fraction_below_init", r.rules.maximum_fraction_below_init);
   group.set_attribute("stationarity_z", r.rules.stationarity_z);
   group.set_attribute("recommended_index", static_cast<std::int64_t>(r.recommended));
   group.set_attribute("recommended_burn_in", static_cast<std::int64_t>(r.recommended_burn_in));
   group.set_attribute("rule",
-                      "healthy = no divergence, MALA acceptance >= minimum_mala_acceptance, fraction below L_init <= "
+                      "healthy = no divergence, MALA acceptance >= minimum_mala_acceptance and >= minimum_mala_ratio * "
+                      "mala_reference, fraction below L_init <= "
                       "maximum_fraction_below_init, |last third - middle third| <= stationarity_z * standard error; "
                       "recommended = among healthy points the largest nbeta, then smallest gamma, then largest epsilon");
   if (r.true_lambda) group.set_attribute("true_lambda", *r.true_lambda);
@@ -143,9 +156,11 @@ std::string format_tune(const TuneResult& r) {
                        static_cast<int>(i) == r.recommended ? "  <- recommended" : "");
   }
   out += fmt::format(
-      "rules: healthy = no divergence, MALA acceptance ≥ {}, draws below L_init ≤ {}, |last third − middle third| ≤ "
-      "{}·SE; recommended = largest nβ, then smallest γ, then largest ε among healthy points.\n",
-      r.rules.minimum_mala_acceptance, r.rules.maximum_fraction_below_init, r.rules.stationarity_z);
+      "rules: healthy = no divergence, MALA acceptance ≥ {} and ≥ {} × the largest acceptance of its (nβ, γ) row, "
+      "draws below L_init ≤ {}, |last third − middle third| ≤ {}·SE; recommended = largest nβ, then smallest γ, "
+      "then largest ε among healthy points.\n",
+      r.rules.minimum_mala_acceptance, r.rules.minimum_mala_ratio, r.rules.maximum_fraction_below_init,
+      r.rules.stationarity_z);
   if (r.recommended < 0) {
     out += "no healthy point: widen the grid (smaller ε, smaller nβ, larger γ) or run longer chains (--draws).\n";
   } else {
