@@ -166,7 +166,7 @@ void run_shard(RankState& state, const Shard& shard) {
 
 RunSummary run_plan(const Plan& plan, const RunOptions& options) {
   JobSpec job = load_job(plan.job_path, plan.overrides);
-  RankState state{plan, job};
+  RankState state{plan, job, 0, 1, 0, {}, {}};  // every member named: -Wmissing-field-initializers
   LLC_CHECK_MPI(MPI_Comm_rank(MPI_COMM_WORLD, &state.rank));
   LLC_CHECK_MPI(MPI_Comm_size(MPI_COMM_WORLD, &state.world));
   MPI_Comm node_comm;
