@@ -23,17 +23,7 @@ matplotlib.use("Agg")  # batch jobs have no display
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-
-def read_table(group):
-    """A table group (one 1-D dataset per column) as a dict of numpy arrays, strings decoded."""
-    columns = [c.decode() if isinstance(c, bytes) else str(c) for c in group.attrs["columns"]]
-    table = {}
-    for name in columns:
-        values = group[name][()]
-        if values.dtype.kind in ("O", "S"):
-            values = np.array([v.decode() if isinstance(v, bytes) else str(v) for v in values], dtype=object)
-        table[name] = values
-    return table
+from llcpress_tables import read_columns  # noqa: E402  (analysis/llcpress_tables.py, beside this file)
 
 
 def units_of(group, column):
@@ -71,9 +61,9 @@ def parameter_label(critical, method_mask):
 def figure_llc_vs_critical(results, out_dir):
     if "tables/llc" not in results or "tables/critical" not in results:
         return []
-    llc = read_table(results["tables/llc"])
-    critical = read_table(results["tables/critical"])
-    fits = read_table(results["fits/table"]) if "fits/table" in results else None
+    llc = read_columns(results["tables/llc"])
+    critical = read_columns(results["tables/critical"])
+    fits = read_columns(results["fits/table"]) if "fits/table" in results else None
     models = list(dict.fromkeys(llc["model"]))
     colors = model_colors(models)
     written = []
@@ -89,11 +79,11 @@ def figure_llc_vs_critical(results, out_dir):
                         continue
                     if "status" in critical and critical["status"][i] != "found":
                         # a bound of the search range, left out of the fit: drawn hollow
-                        bound_x.append(llc["lambda_mean"][j[0]])
+                        bound_x.append(llc["llc_mean"][j[0]])
                         bound_y.append(critical["critical_amount"][i])
                         continue
-                    xs.append(llc["lambda_mean"][j[0]])
-                    xerr.append(llc["lambda_std"][j[0]])
+                    xs.append(llc["llc_mean"][j[0]])
+                    xerr.append(llc["llc_std"][j[0]])
                     ys.append(critical["critical_amount"][i])
                 if bound_x:
                     ax.scatter(bound_x, bound_y, s=30, facecolors="none", edgecolors=[colors[model]],
@@ -130,13 +120,13 @@ def figure_over_steps(results, out_dir):
     panels = []
     if "tables/llc" in results:
         panels.append(("llc", None))
-    critical = read_table(results["tables/critical"]) if "tables/critical" in results else None
+    critical = read_columns(results["tables/critical"]) if "tables/critical" in results else None
     if critical is not None:
         for method in dict.fromkeys(critical["method"]):
             panels.append(("critical", method))
     if not panels:
         return []
-    llc = read_table(results["tables/llc"]) if "tables/llc" in results else None
+    llc = read_columns(results["tables/llc"]) if "tables/llc" in results else None
     columns = min(3, len(panels))  # a grid, so six panels stay readable
     rows = (len(panels) + columns - 1) // columns
     fig, axes = plt.subplots(rows, columns, figsize=(4.6 * columns, 3.8 * rows), squeeze=False)
@@ -149,8 +139,8 @@ def figure_over_steps(results, out_dir):
             if kind == "llc":
                 m = rows_where(llc, model=model)
                 order = np.argsort(llc["step"][m])
-                ax.errorbar(positive_steps(llc["step"][m][order]), llc["lambda_mean"][m][order],
-                            yerr=llc["lambda_std"][m][order], marker="o", ms=3, capsize=2, color=colors[model],
+                ax.errorbar(positive_steps(llc["step"][m][order]), llc["llc_mean"][m][order],
+                            yerr=llc["llc_std"][m][order], marker="o", ms=3, capsize=2, color=colors[model],
                             label=model)
                 ax.set_ylabel("LLC λ̂ (dimensionless)")
                 ax.set_title("LLC over training")
@@ -178,7 +168,7 @@ def figure_over_steps(results, out_dir):
 def figure_curves(results, out_dir):
     if "tables/curves" not in results:
         return []
-    curves = read_table(results["tables/curves"])
+    curves = read_columns(results["tables/curves"])
     written = []
     for model in dict.fromkeys(curves["model"]):
         for method in dict.fromkeys(curves["method"][curves["model"] == model]):
@@ -205,7 +195,7 @@ def figure_curves(results, out_dir):
 def figure_bits(results, out_dir):
     if "tables/critical" not in results:
         return []
-    critical = read_table(results["tables/critical"])
+    critical = read_columns(results["tables/critical"])
     # log axes: (λ̂/d)·log2(1/ε) is orders of magnitude below the measured bits on small models
     m = np.isfinite(critical["bits_per_weight"]) & np.isfinite(critical["predicted_bits"])
     m &= (critical["bits_per_weight"] > 0) & (critical["predicted_bits"] > 0)
@@ -234,7 +224,7 @@ def figure_matmul(paths, out_dir):
         with h5py.File(path, "r") as f:
             if "sweep" not in f:
                 continue
-            sweeps.append((os.path.basename(path), read_table(f["sweep"])))
+            sweeps.append((os.path.basename(path), read_columns(f["sweep"])))
     if not sweeps:
         return []
     fig, ax = plt.subplots(figsize=(5.5, 4.2))

@@ -12,7 +12,7 @@ packages=(
   nlohmann-json3-dev libspdlog-dev libfmt-dev libssl-dev
   libgtest-dev googletest
   clang-14 libclang-rt-14-dev
-  python3 python3-h5py python3-numpy python3-matplotlib
+  python3 python3-h5py python3-numpy python3-matplotlib python3-pandas
 )
 if [ "${LLCPRESS_WITH_SLURM:-0}" = 1 ]; then
   packages+=(slurmctld slurmd slurm-client)

@@ -103,7 +103,7 @@ def main():
                    "--sequences", a.sequences, "--batch", str(a.batch), "--sampler", a.sampler,
                    "--epsilon", repr(a.epsilon), "--gamma", repr(a.gamma), "--nbeta", repr(a.nbeta),
                    "--chains", str(a.chains), "--burn-in", "0", "--draws", str(draws), "--steps-between-draws", "1",
-                   "--init-batches", str(a.init_batches), "--shared-batches", "--no-mala", "--seed", str(a.seed),
+                   "--init-batches", str(a.init_batches), "--shared-batches", "--mala=false", "--seed", str(a.seed),
                    "--threads", str(a.threads), "--json"]
         out, cpu, wall, rss = run_child(command, env)
         summary = json.loads(out)

@@ -2,15 +2,17 @@
 // The LLC estimator on a model whose learning coefficient is known: λ̂ ± std
 // against the true λ; with --grid a sweep over ε (and nβ) that shows where the
 // estimate is stable — the place to choose ε before running on a language model.
+#include <omp.h>
+
 #include <iostream>
 #include <sstream>
 
-#include "cli/llc_options.h"
 #include "cli/tune_options.h"
 #include "cli/subcommand.h"
 #include "core/check.h"
 #include "core/log.h"
 #include "core/version.h"
+#include "pipeline/task_options.h"
 #include "slt/calibration.h"
 #include "io/hdf5.h"
 #include "io/provenance.h"
@@ -20,17 +22,8 @@ namespace llcpress::cli {
 namespace {
 
 int run_calibrate(int argc, char** argv) {
-  slt::LlcConfig defaults;
-  defaults.sampler.epsilon = 1e-4;
-  defaults.sampler.nbeta = 100;
-  defaults.sampler.localization = 1.0;
-  defaults.chains = 8;
-  defaults.burn_in = 20000;
-  defaults.draws = 5000;
-  defaults.steps_between_draws = 4;
-  defaults.batch_size = 16;
-  defaults.init_batches = 4;
-  defaults.seed = 1;
+  // The sampler and chain keys of `llc`, with the toy-model defaults the table lists for calibrate (and why).
+  const auto& table = llc_option_table();
   po::options_description options("calibrate options");
   options.add_options()("model", po::value<std::string>()->default_value("normal-crossing"),
                         "normal-crossing | monomial | rrr")(
@@ -48,12 +41,14 @@ int run_calibrate(int argc, char** argv) {
       "data-seed", po::value<std::uint64_t>()->default_value(0), "seed of the generated data")(
       "out", po::value<std::string>()->default_value(""), "--grid: write the grid to this HDF5 file")(
       "json", po::bool_switch(), "print the result as JSON on stdout");
-  add_llc_options(options, defaults);
+  table.declare(options, Surface::Cli, table.defaults("calibrate"), table.section);
+  add_run_options(options);
   add_grid_options(options);
   auto values = parse_options("calibrate", "[--model normal-crossing|monomial|rrr] [options]", options, argc, argv);
   if (!values) return 0;
   const auto& vm = *values;
-  slt::LlcConfig config = read_llc_options(vm);
+  slt::LlcConfig config = table.read(vm, table.defaults("calibrate"), Surface::Cli, table.section);
+  apply_run_options(vm);
 
   slt::ReferenceModelSpec spec;
   spec.kind = vm["model"].as<std::string>();

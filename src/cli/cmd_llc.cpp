@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <iostream>
 
-#include "cli/llc_options.h"
 #include "cli/subcommand.h"
 #include "cli/tune_options.h"
 #include "core/check.h"
@@ -19,21 +18,15 @@
 #include "io/provenance.h"
 #include "model/gpt_neox.h"
 #include "model/neox_loss_model.h"
+#include "pipeline/task_options.h"
 #include "slt/llc_output.h"
 
 namespace llcpress::cli {
 namespace {
 
 int run_llc(int argc, char** argv) {
-  slt::LlcConfig defaults;  // REFERENCE §3 "typical language-model settings"
-  defaults.sampler.epsilon = 1e-4;
-  defaults.sampler.localization = 100;
-  defaults.sampler.nbeta = 0;  // b / ln b
-  defaults.chains = 4;
-  defaults.burn_in = 0;
-  defaults.draws = 100;
-  defaults.batch_size = 16;
-  defaults.init_batches = 8;
+  // The sampler and chain keys: the `llc` option table (pipeline/task_options.cpp), as in job files.
+  const auto& table = llc_option_table();
   po::options_description options("llc options");
   options.add_options()("checkpoint", po::value<std::string>()->required(),
                         "checkpoint directory (config.json + weights), as `llcpress inspect` accepts")(
@@ -47,12 +40,14 @@ int run_llc(int argc, char** argv) {
       "sequences per forward pass (0: the whole --batch; smaller saves activation memory)")(
       "out", po::value<std::string>()->default_value(""), "write the result to this HDF5 file")(
       "json", po::bool_switch(), "print the result (with traces) as JSON on stdout");
-  add_llc_options(options, defaults);
+  table.declare(options, Surface::Cli, table.defaults("llc"), table.section);
+  add_run_options(options);
   add_grid_options(options);
   auto values = parse_options("llc", "--checkpoint DIR --data PREFIX [options]", options, argc, argv);
   if (!values) return 0;
   const auto& vm = *values;
-  slt::LlcConfig config = read_llc_options(vm);
+  slt::LlcConfig config = table.read(vm, table.defaults("llc"), Surface::Cli, table.section);
+  apply_run_options(vm);
   const bool json = vm["json"].as<bool>();
 
   const std::string checkpoint_path = vm["checkpoint"].as<std::string>(), data_prefix = vm["data"].as<std::string>();

@@ -20,6 +20,7 @@
 #include "io/provenance.h"
 #include "model/gpt_neox.h"
 #include "model/neox_loss_model.h"
+#include "pipeline/task_options.h"
 
 namespace llcpress::cli {
 namespace {
@@ -32,57 +33,30 @@ int run_sweep_command(int argc, char** argv) {
       "data", po::value<std::string>()->required(),
       "Megatron dataset prefix of HELD-OUT data (PREFIX.idx + PREFIX.bin), e.g. <suite>/data/heldout")(
       "method", po::value<std::string>()->required(), ("compression method: " + methods).c_str())(
-      "eps", po::value<std::string>()->default_value("0.3,0.5,0.7"), "loss-increase tolerances ε in nats")(
       "sequences", po::value<std::string>()->default_value(""),
       "held-out sequences A:B (B exclusive); default 0:min(128, N). Keep it fixed across checkpoints and methods")(
       "seq-len", po::value<int>()->default_value(0),
       "tokens predicted per sequence (0: the first sequence's length - 1, at most max_position_embeddings)")(
       "batch", po::value<int>()->default_value(8), "sequences per forward pass")(
-      "threads", po::value<int>()->default_value(0), "OpenMP threads (0: OMP_NUM_THREADS or all cores)")(
-      "tensors", po::value<std::string>()->default_value("linear"),
-      "compressed tensors: comma list of linear, embedding, unembedding, norm, bias, all")(
-      "per-channel", po::bool_switch(), "quant, quant-maxabs: one clip per output row instead of per tensor")(
-      "clip-search-evaluations", po::value<int>()->default_value(7),
-      "quant: loss evaluations per level count for the clip search (1 = weight-MSE clip only)")(
-      "noise-draws", po::value<int>()->default_value(4), "noise, noise-rel: draws averaged per point")(
-      "seed", po::value<std::uint64_t>()->default_value(0x6c6c6370ull), "Philox key of the noise draws and lattice")(
-      "prune-scope", po::value<std::string>()->default_value("tensor"),
-      "prune: rank magnitudes per tensor or over all selected tensors (tensor|global)")(
-      "lattice", po::value<std::string>()->default_value("E8"), "lattice: the lattice of the nested code")(
-      "least", po::value<double>(), "search range: parameter of least compression (default: the method's)")(
-      "most", po::value<double>(), "search range: parameter of most compression (default: the method's)")(
-      "start", po::value<double>(), "first parameter evaluated (default: the method's)")(
       "llc", po::value<double>(), "λ̂ of this checkpoint: records the predicted bits (λ/d)·log2(1/ε)")(
       "out", po::value<std::string>()->default_value(""), "write the results to this HDF5 file")(
       "json", po::bool_switch(), "print the results as JSON on stdout");
+  // The compression keys: the option table (pipeline/task_options.cpp), as in job files.
+  const auto& table = compression_option_table();
+  table.declare(options, Surface::Cli, table.defaults("sweep"), table.section);
+  add_run_options(options);
   auto values =
       parse_options("sweep", "--checkpoint DIR --data PREFIX --method " + methods + " [options]", options, argc, argv);
   if (!values) return 0;
   const auto& vm = *values;
 
-  const int threads = vm["threads"].as<int>();
-  LLC_CHECK(threads >= 0, ConfigError, "--threads", "use 0 (default) or a positive count", "{} is negative", threads);
-  if (threads > 0) omp_set_num_threads(threads);
+  apply_run_options(vm);
   const int batch = vm["batch"].as<int>();
   LLC_CHECK(batch >= 1, ConfigError, "--batch", "use a batch of at least one sequence", "batch {} < 1", batch);
 
-  compress::SweepConfig config;
+  compress::find_method(vm["method"].as<std::string>());  // an unknown name fails before any loading
+  compress::SweepConfig config = table.read(vm, table.defaults("sweep"), Surface::Cli, table.section);
   config.method = vm["method"].as<std::string>();
-  compress::find_method(config.method);  // an unknown name fails before any loading
-  config.epsilons = compress::parse_epsilons(vm["eps"].as<std::string>(), "--eps");
-  config.options.tensors = compress::TensorSelection::parse(vm["tensors"].as<std::string>(), "--tensors");
-  config.options.per_channel = vm["per-channel"].as<bool>();
-  config.options.clip_search_evaluations = vm["clip-search-evaluations"].as<int>();
-  config.options.noise_draws = vm["noise-draws"].as<int>();
-  config.options.seed = vm["seed"].as<std::uint64_t>();
-  config.options.lattice = vm["lattice"].as<std::string>();
-  const std::string scope = vm["prune-scope"].as<std::string>();
-  LLC_CHECK(scope == "tensor" || scope == "global", ConfigError, "--prune-scope", "use tensor or global",
-            "unknown scope '{}'", scope);
-  config.options.prune_global = scope == "global";
-  if (vm.count("least")) config.least = vm["least"].as<double>();
-  if (vm.count("most")) config.most = vm["most"].as<double>();
-  if (vm.count("start")) config.start = vm["start"].as<double>();
   if (vm.count("llc")) config.llc = vm["llc"].as<double>();
 
   const std::string checkpoint_path = vm["checkpoint"].as<std::string>(), data_prefix = vm["data"].as<std::string>();

@@ -1,9 +1,12 @@
 #include "cli/subcommand.h"
 
+#include <omp.h>
+
 #include <charconv>
 #include <iostream>
 
 #include "core/check.h"
+#include "pipeline/task_options.h"
 
 namespace llcpress::cli {
 
@@ -66,6 +69,17 @@ std::optional<po::variables_map> parse_options(const std::string& subcommand, co
     throw ConfigError(error.what(), "llcpress " + subcommand, "run `llcpress " + subcommand + " --help`");
   }
   return values;
+}
+
+void add_run_options(po::options_description& options) {
+  const auto& common = common_option_table();
+  common.declare(options, Surface::Cli, common.defaults(), common.section);
+}
+
+void apply_run_options(const po::variables_map& values) {
+  const auto& common = common_option_table();
+  const RunSettings run = common.read(values, common.defaults(), Surface::Cli, common.section);
+  if (run.threads > 0) omp_set_num_threads(run.threads);
 }
 
 void print_json(const nlohmann::json& value) { std::cout << value.dump(2) << std::endl; }

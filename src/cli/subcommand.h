@@ -35,6 +35,10 @@ std::optional<po::variables_map> parse_options(const std::string& subcommand, co
 // ConfigError naming --sequences otherwise.
 std::pair<std::size_t, std::size_t> parse_sequence_range(const std::string& text, std::size_t count);
 
+// The common option table's flags (pipeline/task_options.h: --threads), and applying them after parsing.
+void add_run_options(po::options_description& options);
+void apply_run_options(const po::variables_map& values);
+
 // Prints `value` as pretty JSON on stdout (the only thing on stdout with --json).
 void print_json(const nlohmann::json& value);
 

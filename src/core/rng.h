@@ -16,11 +16,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#if defined(__CUDACC__)
-#define LLC_HOST_DEVICE __host__ __device__
-#else
-#define LLC_HOST_DEVICE
-#endif
+#include "core/host_device.h"
 
 namespace llcpress {
 

@@ -7,7 +7,8 @@
 
 namespace llcpress::io {
 
-inline constexpr std::int64_t schema_version = 1;
+// 2: λ̂ is llc_mean / llc_std / llc_standard_error everywhere (the results tables said lambda_*).
+inline constexpr std::int64_t schema_version = 2;
 
 // Attribute names shared by every output file.
 namespace attribute_name {

@@ -70,15 +70,15 @@ std::map<std::pair<std::string, std::int64_t>, LlcPoint> llc_by_checkpoint(const
   const std::size_t rows = static_cast<std::size_t>(llc.num_rows());
   const auto& model = string_column(llc, "model", "/tables/llc");
   const auto step = numeric_column(llc, "step", "/tables/llc");
-  const auto mean = numeric_column(llc, "lambda_mean", "/tables/llc");
-  const auto std_dev = numeric_column(llc, "lambda_std", "/tables/llc");
+  const auto mean = numeric_column(llc, "llc_mean", "/tables/llc");
+  const auto std_dev = numeric_column(llc, "llc_std", "/tables/llc");
   // The standard error of λ̂'s mean is std/√chains. Without a chain count the
   // std itself is used: a wider, conservative interval rather than a narrow one.
-  std::vector<double> standard_error = optional_numeric_column(llc, "lambda_standard_error", rows, "/tables/llc");
-  if (!llc.has("lambda_standard_error") && llc.has("chains_used")) {
+  std::vector<double> standard_error = optional_numeric_column(llc, "llc_standard_error", rows, "/tables/llc");
+  if (!llc.has("llc_standard_error") && llc.has("chains_used")) {
     const auto chains = numeric_column(llc, "chains_used", "/tables/llc");
     for (std::size_t i = 0; i < rows; ++i) standard_error[i] = std_dev[i] / std::sqrt(std::max(1.0, chains[i]));
-  } else if (!llc.has("lambda_standard_error")) {
+  } else if (!llc.has("llc_standard_error")) {
     standard_error = std_dev;
   }
   std::map<std::pair<std::string, std::int64_t>, LlcPoint> points;
@@ -544,8 +544,8 @@ std::string fit_report_markdown(const FitStageResult& result, const io::Table& l
   out += "\n## λ̂ per checkpoint\n\n| model | step | λ̂ | std |\n|---|---|---|---|\n";
   const auto& llc_model = llc.values<std::string>("model");
   const auto llc_step = numeric_column(llc, "step", "/tables/llc");
-  const auto llc_mean = numeric_column(llc, "lambda_mean", "/tables/llc");
-  const auto llc_std = numeric_column(llc, "lambda_std", "/tables/llc");
+  const auto llc_mean = numeric_column(llc, "llc_mean", "/tables/llc");
+  const auto llc_std = numeric_column(llc, "llc_std", "/tables/llc");
   std::vector<std::size_t> order(llc_model.size());
   for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
   std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {

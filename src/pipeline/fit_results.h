@@ -3,7 +3,7 @@
 // and tolerance ε found in OUT/results.h5 (docs/hdf5-schema.md §4–5).
 //
 // Inputs are the gathered summary tables:
-//   /tables/llc       model, step, lambda_mean, lambda_std [, lambda_standard_error]
+//   /tables/llc       model, step, llc_mean, llc_std [, llc_standard_error]
 //   /tables/critical  model, step, method, eps, critical_amount [, status,
 //                     bits_per_weight, predicted_bits]
 // Only critical amounts the search actually bracketed (status "found", when

@@ -27,14 +27,14 @@ double scalar(const io::Group& group, const char* name) { return group.read_vect
 struct LlcColumns {
   std::vector<std::string> model, checkpoint, sha256;
   std::vector<std::int64_t> step, shard, chains_used, chains_diverged, sampled_parameters, total_parameters;
-  std::vector<double> lambda_mean, lambda_std, lambda_standard_error, init_loss, nbeta, seconds;
+  std::vector<double> llc_mean, llc_std, llc_standard_error, init_loss, nbeta, seconds;
 };
 
 struct CriticalColumns {
   std::vector<std::string> model, checkpoint, method, parameter, units, status;
   std::vector<std::int64_t> step, shard, parameters_total, parameters_compressed;
   std::vector<double> eps, critical_amount, critical_effective, first_failing, threshold, reference_loss,
-      bits_per_weight, predicted_bits, lambda_mean;
+      bits_per_weight, predicted_bits, llc_mean;
 };
 
 struct CurveColumns {
@@ -53,9 +53,9 @@ void add_llc_row(LlcColumns& llc, const Shard& shard, const io::Group& root, con
   llc.sha256.push_back(root.attribute<std::string>("checkpoint_sha256"));
   llc.step.push_back(shard.step);
   llc.shard.push_back(shard.id);
-  llc.lambda_mean.push_back(scalar(result, "llc_mean"));
-  llc.lambda_std.push_back(scalar(result, "llc_std"));
-  llc.lambda_standard_error.push_back(scalar(result, "llc_standard_error"));
+  llc.llc_mean.push_back(scalar(result, "llc_mean"));
+  llc.llc_std.push_back(scalar(result, "llc_std"));
+  llc.llc_standard_error.push_back(scalar(result, "llc_standard_error"));
   llc.init_loss.push_back(scalar(result, "init_loss"));
   llc.nbeta.push_back(scalar(result, "nbeta"));
   llc.chains_used.push_back(result.attribute<std::int64_t>("chains_used"));
@@ -98,7 +98,7 @@ void add_sweep_rows(CriticalColumns& critical, CurveColumns& curves, const Shard
     critical.bits_per_weight.push_back(criticals.values<double>("critical_bits_per_weight")[i]);
     // The same formula `llcpress sweep --llc λ` records: (λ/d)·log2(1/ε), d = all parameters.
     critical.predicted_bits.push_back(std::isfinite(lambda) ? compress::predicted_bits(lambda, total, eps[i]) : kNaN);
-    critical.lambda_mean.push_back(lambda);
+    critical.llc_mean.push_back(lambda);
   }
 
   const io::Table points = io::read_table(result, "points");
@@ -172,7 +172,7 @@ GatherSummary gather_results(const Plan& plan) {
         rank[shard.id] = shard_root.attribute<std::int64_t>("rank");
         if (shard.task == "llc") {
           add_llc_row(llc, shard, shard_root, result);
-          llc_by_checkpoint[{shard.model, shard.checkpoint}] = llc.lambda_mean.back();
+          llc_by_checkpoint[{shard.model, shard.checkpoint}] = llc.llc_mean.back();
         } else {
           add_sweep_rows(critical, curves, shard, result, llc_by_checkpoint);
         }
@@ -217,9 +217,9 @@ GatherSummary gather_results(const Plan& plan) {
   io::Table llc_table;
   llc_table.add("model", llc.model, "", "model name from the job file")
       .add("step", llc.step, "steps", "training step of the checkpoint")
-      .add("lambda_mean", llc.lambda_mean, "1", "LLC estimate: mean over non-diverged chains")
-      .add("lambda_std", llc.lambda_std, "1", "sample standard deviation (n-1) of the per-chain estimates")
-      .add("lambda_standard_error", llc.lambda_standard_error, "1", "lambda_std / sqrt(chains_used)")
+      .add("llc_mean", llc.llc_mean, "1", "LLC estimate: mean over non-diverged chains")
+      .add("llc_std", llc.llc_std, "1", "sample standard deviation (n-1) of the per-chain estimates")
+      .add("llc_standard_error", llc.llc_standard_error, "1", "llc_std / sqrt(chains_used)")
       .add("init_loss", llc.init_loss, "nats", "L_init: loss at the checkpoint over the init batches")
       .add("nbeta", llc.nbeta, "1", "inverse temperature n*beta used")
       .add("chains_used", llc.chains_used, "1", "chains that did not diverge")
@@ -250,8 +250,8 @@ GatherSummary gather_results(const Plan& plan) {
       .add("bits_per_weight", critical.bits_per_weight, "bits/parameter",
            "quantizers: bits per weight at the critical point (NaN for other methods)")
       .add("predicted_bits", critical.predicted_bits, "bits/parameter",
-           "(lambda_mean / parameters_total) * log2(1 / eps), NaN without an llc shard")
-      .add("lambda_mean", critical.lambda_mean, "1", "LLC estimate of the checkpoint (NaN without an llc shard)")
+           "(llc_mean / parameters_total) * log2(1 / eps), NaN without an llc shard")
+      .add("llc_mean", critical.llc_mean, "1", "LLC estimate of the checkpoint (NaN without an llc shard)")
       .add("parameters_total", critical.parameters_total, "1", "parameters of the model")
       .add("parameters_compressed", critical.parameters_compressed, "1", "parameters the method compressed")
       .add("checkpoint", critical.checkpoint, "", "checkpoint path")

@@ -8,6 +8,7 @@
 
 #include "core/check.h"
 #include "pipeline/slurm.h"
+#include "pipeline/task_options.h"
 
 namespace llcpress {
 
@@ -41,18 +42,20 @@ const TaskKind* find_task_kind(const std::string& name) {
 
 po::options_description job_options() {
   po::options_description options("Job file keys");
+  // Two task keys live in shared sections; their defaults come from the task option tables.
+  const int batch_default = std::get<int>(llc_option_table().find("batch")->get(llc_option_table().defaults()));
+  const std::string eps_default =
+      option_text(compression_option_table().find("eps")->get(compression_option_table().defaults()));
   // clang-format off
   options.add_options()
     ("job.name", po::value<std::string>()->default_value("job"), "name recorded in outputs and SLURM job names")
     ("job.output", po::value<std::string>(), "output directory (plan.json, shards/, results.h5)")
     ("job.seed", po::value<std::uint64_t>()->default_value(0), "seed of every random stream (keyed further by shard, chain, step)")
-    ("job.device", po::value<std::string>()->default_value("cpu"), "cpu or cuda")
-    ("job.threads", po::value<int>()->default_value(1), "CPU threads per rank")
     ("job.log_level", po::value<std::string>()->default_value("info"), "trace, debug, info, warn, error")
     ("data.prefix", po::value<std::string>(), "Megatron dataset prefix (PREFIX.idx / PREFIX.bin) for SGLD batches")
     ("data.heldout_prefix", po::value<std::string>(), "Megatron dataset prefix for the held-out evaluation (default: data.prefix)")
     ("data.seq_len", po::value<int>(), "tokens per sequence fed to the model (T; each window reads T+1 tokens)")
-    ("data.batch", po::value<int>()->default_value(8), "sequences per batch (SGLD minibatch and evaluation chunk)")
+    ("data.batch", po::value<int>()->default_value(batch_default), "sequences per batch (SGLD minibatch and evaluation chunk)")
     ("data.sgld_sequences", po::value<std::string>(), "A:B — the sequences SGLD minibatches are drawn from")
     ("data.eval_sequences", po::value<std::string>(), "A:B — the fixed held-out sequences every loss evaluation uses")
     ("models.model", po::value<std::vector<std::string>>()->composing(), "NAME:PATTERN[,PATTERN...] (repeat per model)")
@@ -60,8 +63,10 @@ po::options_description job_options() {
     ("models.heldout", po::value<std::vector<std::string>>()->composing(), "NAME:PREFIX — this model's held-out dataset instead of data.heldout_prefix")
     ("llc.enabled", po::value<bool>()->default_value(true), "run the LLC task on every checkpoint")
     ("compress.methods", po::value<std::string>()->default_value(""), "comma-separated compression methods")
-    ("compress.eps", po::value<std::string>()->default_value("0.3,0.5,0.7"), "loss-increase tolerances ε (nats)");
+    ("compress.eps", po::value<std::string>()->default_value(eps_default), "loss-increase tolerances ε (nats)");
   // clang-format on
+  // job.device, job.threads: the common option table (pipeline/task_options.cpp).
+  common_option_table().declare(options, Surface::Job, common_option_table().defaults("job"), "job");
   add_slurm_options(options);
   for (const auto& kind : task_kinds())
     if (kind.add_options) kind.add_options(options);
@@ -143,11 +148,12 @@ JobSpec load_job(const std::string& path, const std::vector<std::string>& overri
   job.name = values["job.name"].as<std::string>();
   job.output = required<std::string>(values, "job.output", "the directory results go to, e.g. output = demo-out/run");
   job.seed = values["job.seed"].as<std::uint64_t>();
-  job.device = values["job.device"].as<std::string>();
-  LLC_CHECK(job.device == "cpu" || job.device == "cuda", ConfigError, "job.device", "use cpu or cuda",
-            "unknown device '{}'", job.device);
-  job.threads = values["job.threads"].as<int>();
-  LLC_CHECK(job.threads >= 1 && job.threads <= 1024, ConfigError, "job.threads", "", "{} threads", job.threads);
+  const auto& common = common_option_table();
+  const RunSettings run = common.read(values, common.defaults("job"), Surface::Job, common.section);
+  job.device = run.device;
+  job.threads = run.threads;
+  LLC_CHECK(job.threads >= 1, ConfigError, "job.threads", "give each rank at least one thread", "{} threads",
+            job.threads);
   job.log_level = values["job.log_level"].as<std::string>();
   LLC_CHECK(job.log_level == "trace" || job.log_level == "debug" || job.log_level == "info" ||
                 job.log_level == "warn" || job.log_level == "error",

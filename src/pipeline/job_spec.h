@@ -74,13 +74,13 @@ struct JobSpec {
   std::string data_prefix;
   std::string heldout_prefix;  // defaults to data_prefix
   int seq_len = 0;
-  int batch = 8;  // sequences per batch for evaluation and SGLD
+  int batch = 0;  // data.batch: sequences per batch for evaluation and SGLD
   SequenceRange sgld_sequences, eval_sequences;
 
   std::vector<ModelSpec> models;
   bool llc_enabled = true;
   std::vector<std::string> methods;  // compression task names, in the order given
-  std::vector<double> eps = {0.3, 0.5, 0.7};
+  std::vector<double> eps;           // compress.eps
 
   // Every key with its resolved value (defaults included), as read.
   po::variables_map values;

@@ -1,7 +1,8 @@
 // The task kinds a job can run on a checkpoint: "llc" (slt) and one kind per
 // compression method of compress::method_table(). Each declares its INI keys
 // (validated with the whole job before any compute), estimates its work, and
-// runs one shard into the shard file's /result group.
+// runs one shard into the shard file's /result group. The keys themselves are
+// declared once, in pipeline/task_options.cpp.
 #include <algorithm>
 #include <cmath>
 
@@ -9,11 +10,10 @@
 #include "compress/sweep.h"
 #include "compress/sweep_io.h"
 #include "core/check.h"
-#include "lattice/lattice.h"
 #include "pipeline/task_context.h"
+#include "pipeline/task_options.h"
 #include "slt/llc_estimator.h"
 #include "slt/llc_output.h"
-#include "slt/parameter_mask.h"
 
 namespace llcpress {
 
@@ -26,53 +26,12 @@ std::vector<std::int64_t> range_samples(const SequenceRange& range) {
 }
 
 // ---------------------------------------------------------------- llc
-
-void add_llc_options(po::options_description& options) {
-  // clang-format off
-  options.add_options()
-    ("llc.sampler", po::value<std::string>()->default_value("sgld"), "sgld or rmsprop-sgld")
-    ("llc.epsilon", po::value<double>()->default_value(1e-4), "SGLD step size ε")
-    ("llc.gamma", po::value<double>()->default_value(100.0), "localization strength γ")
-    ("llc.nbeta", po::value<double>()->default_value(0.0), "inverse temperature nβ (0: b/ln b, b = data.batch)")
-    ("llc.weight_decay", po::value<double>()->default_value(0.0), "weight decay λ_wd of the target")
-    ("llc.noise_scale", po::value<double>()->default_value(1.0), "noise standard deviation σ")
-    ("llc.rmsprop_alpha", po::value<double>()->default_value(0.99), "RMSprop-SGLD: decay α of V")
-    ("llc.rmsprop_eps", po::value<double>()->default_value(0.1), "RMSprop-SGLD: eps_p in 1/(√V + eps_p)")
-    ("llc.bounding_box", po::value<double>()->default_value(0.0), "clamp w to w* ± b (0: no box)")
-    ("llc.chains", po::value<int>()->default_value(4), "independent chains")
-    ("llc.burn_in", po::value<int>()->default_value(0), "steps before the first draw")
-    ("llc.draws", po::value<int>()->default_value(100), "draws per chain")
-    ("llc.steps_between_draws", po::value<int>()->default_value(1), "SGLD steps per draw")
-    ("llc.init_batches", po::value<int>()->default_value(8), "batches averaged into L_init")
-    ("llc.mask", po::value<std::string>()->default_value(""), "sample only these tensors: comma-separated slt/parameter_mask.h selectors (empty: all)")
-    ("llc.shared_batches", po::value<bool>()->default_value(false), "every chain sees the same batch sequence")
-    ("llc.mala", po::value<bool>()->default_value(true), "estimate the MALA acceptance (one extra parameter-sized buffer)");
-  // clang-format on
-}
+// The keys are those of llc_option_table() (pipeline/task_options.h), in [llc].
 
 slt::LlcConfig llc_config(const JobSpec& job) {
-  const auto& values = job.values;
-  slt::LlcConfig config;
-  config.sampler.kind = slt::parse_sampler_kind(values["llc.sampler"].as<std::string>());
-  config.sampler.epsilon = values["llc.epsilon"].as<double>();
-  config.sampler.localization = values["llc.gamma"].as<double>();
-  config.sampler.nbeta = values["llc.nbeta"].as<double>();
-  config.sampler.weight_decay = values["llc.weight_decay"].as<double>();
-  config.sampler.noise_scale = values["llc.noise_scale"].as<double>();
-  config.sampler.rmsprop_alpha = values["llc.rmsprop_alpha"].as<double>();
-  config.sampler.rmsprop_eps = values["llc.rmsprop_eps"].as<double>();
-  config.sampler.bounding_box = values["llc.bounding_box"].as<double>();
-  config.chains = values["llc.chains"].as<int>();
-  config.burn_in = values["llc.burn_in"].as<int>();
-  config.draws = values["llc.draws"].as<int>();
-  config.steps_between_draws = values["llc.steps_between_draws"].as<int>();
-  config.init_batches = values["llc.init_batches"].as<int>();
-  config.batch_size = static_cast<std::size_t>(job.batch);
+  const auto& table = llc_option_table();
+  slt::LlcConfig config = table.read(job.values, table.defaults("job"), Surface::Job, table.section);
   config.samples = slt::SampleRange{job.sgld_sequences.begin, job.sgld_sequences.end};
-  const std::string mask = values["llc.mask"].as<std::string>();
-  if (!mask.empty()) config.mask = slt::split_mask_selectors({mask});
-  config.shared_batches = values["llc.shared_batches"].as<bool>();
-  config.mala = values["llc.mala"].as<bool>();
   config.seed = job.seed;
   config.progress = false;  // batch jobs: the runner logs per shard
   return config;
@@ -83,19 +42,11 @@ TaskKind llc_task() {
   kind.name = "llc";
   kind.section = "llc";
   kind.summary = "local learning coefficient (SGLD / RMSprop-SGLD)";
-  kind.add_options = add_llc_options;
-  kind.validate = [](const JobSpec& job) {
-    // Reuses the estimator's own checks; they name the estimator's option
-    // ("burn-in"), which is mapped to the job key ("llc.burn_in").
-    try {
-      llc_config(job).validate();
-    } catch (const ConfigError& error) {
-      std::string key = error.where();
-      std::replace(key.begin(), key.end(), '-', '_');
-      key = key == "batch" ? "data.batch" : "llc." + key;
-      throw ConfigError(error.message(), key, error.hint());
-    }
+  kind.add_options = [](po::options_description& options) {
+    const auto& table = llc_option_table();
+    table.declare(options, Surface::Job, table.defaults("job"), table.section);
   };
+  kind.validate = [](const JobSpec& job) { llc_config(job); };  // ConfigError naming the job key
   kind.estimate_token_passes = [](const JobSpec& job) {
     slt::LlcConfig config = llc_config(job);
     double steps = double(config.chains) * config.steps();
@@ -114,35 +65,12 @@ TaskKind llc_task() {
 
 // ---------------------------------------------------------------- compression
 
+// The keys are those of compression_option_table(), in [compress.<method>] (eps: compress.eps).
 compress::SweepConfig sweep_config(const JobSpec& job, const std::string& method) {
-  const auto& values = job.values;
-  const std::string section = "compress." + method + ".";
-  compress::SweepConfig config;
+  const auto& table = compression_option_table();
+  compress::SweepConfig config = table.read(job.values, table.defaults("job"), Surface::Job, "compress." + method);
   config.method = method;
-  config.epsilons = compress::parse_epsilons(values["compress.eps"].as<std::string>(), "compress.eps");
-  config.options.tensors =
-      compress::TensorSelection::parse(values[section + "tensors"].as<std::string>(), section + "tensors");
-  config.options.per_channel = values[section + "per_channel"].as<bool>();
-  config.options.clip_search_evaluations = values[section + "clip_search_evaluations"].as<int>();
-  LLC_CHECK(config.options.clip_search_evaluations >= 1, ConfigError, section + "clip_search_evaluations",
-            "use 1 (weight-MSE clip only) or more", "{} evaluations", config.options.clip_search_evaluations);
-  config.options.noise_draws = values[section + "noise_draws"].as<int>();
-  LLC_CHECK(config.options.noise_draws >= 1, ConfigError, section + "noise_draws", "use at least 1 draw", "{} draws",
-            config.options.noise_draws);
-  config.options.lattice = values[section + "lattice"].as<std::string>();
-  try {
-    lattice::find_lattice(config.options.lattice);
-  } catch (const Error& error) {
-    throw ConfigError(error.message(), section + "lattice", error.hint());
-  }
   config.options.seed = job.seed;
-  std::string scope = values[section + "prune_scope"].as<std::string>();
-  LLC_CHECK(scope == "tensor" || scope == "global", ConfigError, section + "prune_scope", "use tensor or global",
-            "unknown scope '{}'", scope);
-  config.options.prune_global = scope == "global";
-  if (values.count(section + "least")) config.least = values[section + "least"].as<double>();
-  if (values.count(section + "most")) config.most = values[section + "most"].as<double>();
-  if (values.count(section + "start")) config.start = values[section + "start"].as<double>();
   return config;
 }
 
@@ -151,20 +79,9 @@ TaskKind compression_task(const compress::MethodEntry& entry) {
   kind.name = entry.info.name;
   kind.section = "compress." + entry.info.name;
   kind.summary = entry.info.summary;
-  const std::string section = kind.section + ".";
-  kind.add_options = [section](po::options_description& options) {
-    // clang-format off
-    options.add_options()
-      ((section + "tensors").c_str(), po::value<std::string>()->default_value("linear"), "compressed tensors: linear, embedding, unembedding, norm, bias, all (comma list)")
-      ((section + "per_channel").c_str(), po::value<bool>()->default_value(false), "quantizers: one clip per output row")
-      ((section + "clip_search_evaluations").c_str(), po::value<int>()->default_value(7), "quant: loss evaluations per level count for the clip search")
-      ((section + "noise_draws").c_str(), po::value<int>()->default_value(4), "noise: draws averaged per point")
-      ((section + "prune_scope").c_str(), po::value<std::string>()->default_value("tensor"), "prune: tensor or global magnitude ranking")
-      ((section + "lattice").c_str(), po::value<std::string>()->default_value("E8"), "lattice: the lattice of the nested code")
-      ((section + "least").c_str(), po::value<double>(), "search range: parameter of least compression")
-      ((section + "most").c_str(), po::value<double>(), "search range: parameter of most compression")
-      ((section + "start").c_str(), po::value<double>(), "first parameter evaluated");
-    // clang-format on
+  kind.add_options = [section = kind.section](po::options_description& options) {
+    const auto& table = compression_option_table();
+    table.declare(options, Surface::Job, table.defaults("job"), section);
   };
   const std::string name = entry.info.name;
   kind.validate = [name](const JobSpec& job) { sweep_config(job, name); };  // throws ConfigError naming the key

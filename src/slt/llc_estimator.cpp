@@ -39,15 +39,16 @@ double default_nbeta(std::size_t batch_size) {
 }
 
 void LlcConfig::validate() const {
+  // where() names the option table's key (see SamplerConfig::validate).
   sampler.validate();
-  LLC_CHECK(chains >= 1, ConfigError, "chains", "run at least one chain (4 is typical)", "chains = {}", chains);
-  LLC_CHECK(draws >= 1, ConfigError, "draws", "take at least one draw (100–200 is typical)", "draws = {}", draws);
-  LLC_CHECK(burn_in >= 0, ConfigError, "burn-in", "burn-in is a number of steps ≥ 0", "burn-in = {}", burn_in);
-  LLC_CHECK(steps_between_draws >= 1, ConfigError, "steps-between-draws", "use 1 to draw at every step",
-            "steps-between-draws = {}", steps_between_draws);
-  LLC_CHECK(batch_size >= 1, ConfigError, "batch", "the batch needs at least one sample", "batch = 0");
-  LLC_CHECK(init_batches >= 1, ConfigError, "init-batches", "L_init needs at least one batch (8 or more advised)",
-            "init-batches = {}", init_batches);
+  LLC_CHECK(chains >= 1, ConfigError, "chains", "run at least one chain (4 is typical)", "{} chains", chains);
+  LLC_CHECK(draws >= 1, ConfigError, "draws", "take at least one draw (100–200 is typical)", "{} draws", draws);
+  LLC_CHECK(burn_in >= 0, ConfigError, "burn_in", "burn-in is a number of steps ≥ 0", "{} steps", burn_in);
+  LLC_CHECK(steps_between_draws >= 1, ConfigError, "steps_between_draws", "use 1 to draw at every step", "{} steps",
+            steps_between_draws);
+  LLC_CHECK(batch_size >= 1, ConfigError, "batch", "the batch needs at least one sample", "a batch of 0");
+  LLC_CHECK(init_batches >= 1, ConfigError, "init_batches", "L_init needs at least one batch (8 or more advised)",
+            "{} batches", init_batches);
   const double total_steps = double(burn_in) + double(draws) * steps_between_draws;
   LLC_CHECK(total_steps < 1e12, ConfigError, "draws", "reduce draws, burn-in or steps-between-draws",
             "{} steps per chain is more than this estimator supports", total_steps);

@@ -33,6 +33,9 @@
 
 namespace llcpress::slt {
 
+// The defaults below (and SamplerConfig's) are REFERENCE §3's typical language-model settings and the
+// only statement of them: the `llc` option table (pipeline/task_options.cpp) reads them for the CLI, job
+// files and docs.
 struct LlcConfig {
   SamplerConfig sampler;
   int chains = 4;

@@ -249,29 +249,30 @@ const char* sampler_kind_name(SamplerKind kind) {
 SamplerKind parse_sampler_kind(std::string_view name) {
   if (name == "sgld") return SamplerKind::Sgld;
   if (name == "rmsprop-sgld" || name == "rmsprop_sgld" || name == "psgld") return SamplerKind::RmspropSgld;
-  LLC_THROW(ConfigError, "sampler", "use --sampler sgld or --sampler rmsprop-sgld", "unknown sampler '{}'", name);
+  LLC_THROW(ConfigError, "sampler", "use sgld or rmsprop-sgld", "unknown sampler '{}'", name);
 }
 
 void SamplerConfig::validate() const {
+  // where() is the option's key in the option table (pipeline/task_options.cpp), which respells it
+  // as the user wrote it: --weight-decay or llc.weight_decay.
   auto positive_finite = [](double x) { return std::isfinite(x) && x > 0; };
   auto nonnegative_finite = [](double x) { return std::isfinite(x) && x >= 0; };
   LLC_CHECK(positive_finite(epsilon), ConfigError, "epsilon", "the step size ε must be a positive number (1e-6…1e-2)",
-            "epsilon = {} is not a positive finite number", epsilon);
+            "{} is not a positive finite number", epsilon);
   LLC_CHECK(nonnegative_finite(nbeta), ConfigError, "nbeta", "nβ must be ≥ 0 (0 selects the default b/ln b)",
-            "nbeta = {} is negative or not finite", nbeta);
+            "{} is negative or not finite", nbeta);
   LLC_CHECK(nonnegative_finite(localization), ConfigError, "gamma", "the localization γ must be ≥ 0",
-            "gamma = {} is negative or not finite", localization);
-  LLC_CHECK(nonnegative_finite(weight_decay), ConfigError, "weight-decay", "weight decay must be ≥ 0",
-            "weight-decay = {} is negative or not finite", weight_decay);
-  LLC_CHECK(nonnegative_finite(noise_scale), ConfigError, "noise-scale", "σ must be ≥ 0 (1 samples the target)",
-            "noise-scale = {} is negative or not finite", noise_scale);
-  LLC_CHECK(std::isfinite(rmsprop_alpha) && rmsprop_alpha >= 0 && rmsprop_alpha < 1, ConfigError, "rmsprop-alpha",
-            "α must lie in [0, 1) (default 0.99)", "rmsprop-alpha = {} is outside [0, 1)", rmsprop_alpha);
-  LLC_CHECK(positive_finite(rmsprop_eps), ConfigError, "rmsprop-eps", "eps_p must be > 0 (default 0.1)",
-            "rmsprop-eps = {} is not a positive finite number", rmsprop_eps);
-  LLC_CHECK(nonnegative_finite(bounding_box), ConfigError, "bounding-box",
-            "the bounding box half-width must be ≥ 0 (0 = no box)", "bounding-box = {} is negative or not finite",
-            bounding_box);
+            "{} is negative or not finite", localization);
+  LLC_CHECK(nonnegative_finite(weight_decay), ConfigError, "weight_decay", "weight decay must be ≥ 0",
+            "{} is negative or not finite", weight_decay);
+  LLC_CHECK(nonnegative_finite(noise_scale), ConfigError, "noise_scale", "σ must be ≥ 0 (1 samples the target)",
+            "{} is negative or not finite", noise_scale);
+  LLC_CHECK(std::isfinite(rmsprop_alpha) && rmsprop_alpha >= 0 && rmsprop_alpha < 1, ConfigError, "rmsprop_alpha",
+            "α must lie in [0, 1) (default 0.99)", "{} is outside [0, 1)", rmsprop_alpha);
+  LLC_CHECK(positive_finite(rmsprop_eps), ConfigError, "rmsprop_eps", "eps_p must be > 0 (default 0.1)",
+            "{} is not a positive finite number", rmsprop_eps);
+  LLC_CHECK(nonnegative_finite(bounding_box), ConfigError, "bounding_box",
+            "the bounding box half-width must be ≥ 0 (0 = no box)", "{} is negative or not finite", bounding_box);
 }
 
 SampledRanges SampledRanges::all(std::size_t total) { return from_ranges({{0, total}}, total); }

@@ -35,15 +35,16 @@ SamplerKind parse_sampler_kind(std::string_view name);
 
 struct SamplerConfig {
   SamplerKind kind = SamplerKind::Sgld;
-  double epsilon = 1e-4;      // step size ε
-  double nbeta = 0.0;         // nβ; 0 means "not set" (the estimator resolves it to b/ln b)
-  double localization = 0.0;  // γ
-  double weight_decay = 0.0;  // λ_wd
-  double noise_scale = 1.0;   // σ (1 samples the stated target; anything else tempers it by σ²)
+  double epsilon = 1e-4;        // step size ε
+  double nbeta = 0.0;           // nβ; 0 means "not set" (the estimator resolves it to b/ln b)
+  double localization = 100.0;  // γ (REFERENCE §3: 100–300 for language models)
+  double weight_decay = 0.0;    // λ_wd
+  double noise_scale = 1.0;     // σ (1 samples the stated target; anything else tempers it by σ²)
   double rmsprop_alpha = 0.99;
   double rmsprop_eps = 0.1;   // eps_p
   double bounding_box = 0.0;  // b > 0 clamps to w* ± b; 0 = no box
 
+  // These defaults are the `llc` option table's (pipeline/task_options.cpp): stated here only.
   // ConfigError naming the key when a value is out of range (ε ≤ 0, nβ < 0, ...).
   void validate() const;
 };

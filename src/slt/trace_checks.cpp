@@ -29,19 +29,6 @@ std::span<const double> segment(const std::vector<double>& trace, double begin, 
 
 }  // namespace
 
-double batch_means_standard_error(std::span<const double> values) {
-  const std::size_t m = values.size();
-  if (m < 4) return kNaN;
-  const auto batches = static_cast<std::size_t>(std::floor(std::sqrt(static_cast<double>(m))));
-  const std::size_t size = m / batches;
-  std::vector<double> means(batches);
-  for (std::size_t b = 0; b < batches; ++b) means[b] = mean_of(values.subspan(b * size, size));
-  const double grand = mean_of(means);
-  double sum = 0;
-  for (double v : means) sum += (v - grand) * (v - grand);
-  return std::sqrt(sum / static_cast<double>(batches - 1)) / std::sqrt(static_cast<double>(batches));
-}
-
 SegmentComparison compare_segments(const LlcResult& result, double earlier_begin, double earlier_end,
                                    double later_begin, double later_end) {
   LLC_REQUIRE(0 <= earlier_begin && earlier_begin < earlier_end && earlier_end <= later_begin &&
@@ -54,7 +41,7 @@ SegmentComparison compare_segments(const LlcResult& result, double earlier_begin
     if (chain.diverged || chain.draw_loss.empty()) continue;
     const auto earlier = segment(chain.draw_loss, earlier_begin, earlier_end);
     const auto later = segment(chain.draw_loss, later_begin, later_end);
-    const double se_earlier = batch_means_standard_error(earlier), se_later = batch_means_standard_error(later);
+    const double se_earlier = autocorrelated_standard_error(earlier), se_later = autocorrelated_standard_error(later);
     out.earlier_mean += mean_of(earlier);
     out.later_mean += mean_of(later);
     variance += se_earlier * se_earlier + se_later * se_later;
@@ -68,10 +55,24 @@ SegmentComparison compare_segments(const LlcResult& result, double earlier_begin
   return out;
 }
 
-ChainHealth assess_chains(const LlcResult& result) {
-  ChainHealth health;
+PointHealth assess_point(const LlcResult& result) {
+  PointHealth health;
   health.chains_used = result.chains_used;
   health.chains_diverged = result.chains_diverged;
+  unsigned problems = 0;
+  for (const auto& chain : result.chains) {
+    ChainHealthInput input;
+    input.diverged = chain.diverged;
+    input.divergence_reason = chain.divergence_reason;
+    input.draw_loss = chain.draw_loss;
+    input.mean_mala_acceptance = chain.mean_mala_acceptance;
+    input.init_loss = result.init_loss;
+    input.nbeta = result.config.sampler.nbeta;
+    input.sampled_parameters = result.sampled_parameters;
+    const ChainHealth chain_health = assess_chain(input);
+    if (!chain_health.healthy) ++health.chains_unhealthy, problems |= chain_health.problems;
+  }
+  health.chain_problems = chain_problem_names(problems);
   std::vector<double> late;
   double acceptance = 0, below = 0;
   int with_acceptance = 0;
@@ -98,10 +99,12 @@ ChainHealth assess_chains(const LlcResult& result) {
   return health;
 }
 
-HealthVerdict judge_health(const ChainHealth& health, const HealthRules& rules, double reference_acceptance) {
+HealthVerdict judge_health(const PointHealth& health, const HealthRules& rules, double reference_acceptance) {
   HealthVerdict verdict;
   std::vector<std::string> failed;
   if (health.chains_diverged > 0 || health.chains_used == 0) failed.push_back("diverged");
+  if (health.chains_unhealthy > health.chains_diverged)
+    failed.push_back("chain_health(" + health.chain_problems + ")");
   if (health.chains_used == 0) {  // nothing left to judge the other rules on
     verdict.reasons = "diverged";
     return verdict;

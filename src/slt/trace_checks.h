@@ -1,27 +1,23 @@
-// Health checks of a finished LLC estimate, read off its traces: divergence,
-// MALA acceptance, draws below L_init and stationarity of the draw-loss trace.
-// `llc --grid` and `calibrate --grid` (slt/tune.h) judge a sampler setting by
-// them. They live in this one file so that they can be replaced by the shared
-// chain-health definitions (src/slt/chain_health.h) when those reach main.
+// Health of one grid point of `llc --grid` / `calibrate --grid` (slt/tune.h):
+// the per-chain rules of slt/chain_health.h (diverged, out of the d/2 band, MALA
+// acceptance < 0.1, last vs middle third beyond 4 standard errors) applied to
+// every chain, and the grid-level rules of the selection procedure on top:
+// the point's chains pooled, judged against their (nβ, γ) row. Everything a
+// point is judged by is defined here or in chain_health.h.
 #pragma once
 
 #include <span>
 #include <string>
 
+#include "slt/chain_health.h"
 #include "slt/llc_estimator.h"
 
 namespace llcpress::slt {
 
-// Standard error of the mean of an autocorrelated series by non-overlapping
-// batch means: k = ⌊√m⌋ batches of ⌊m/k⌋ values (the tail that does not fill a
-// batch is dropped), SE = sd(batch means)/√k. NaN for fewer than 4 values.
-// Batches longer than the autocorrelation time make the batch means nearly
-// independent, which is what the plain sd/√m formula wrongly assumes of the draws.
-double batch_means_standard_error(std::span<const double> values);
-
 // later − earlier for two segments of the draw trace, given as fractions of
 // the draws, [begin, end) each. Per chain: the two segment means and their
-// batch-means standard errors; over the C chains that did not diverge:
+// standard errors (autocorrelated_standard_error of chain_health.h, the one
+// definition the project uses); over the C chains that did not diverge:
 // difference = mean over chains of (later − earlier),
 // standard_error = √(Σ_c se_earlier,c² + se_later,c²) / C (chains are independent).
 struct SegmentComparison {
@@ -33,8 +29,10 @@ struct SegmentComparison {
 SegmentComparison compare_segments(const LlcResult& result, double earlier_begin, double earlier_end,
                                    double later_begin, double later_end);
 
-struct ChainHealth {
+struct PointHealth {
   int chains_used = 0, chains_diverged = 0;
+  int chains_unhealthy = 0;          // chains failing chain_health.h's rules (diverged ones included)
+  std::string chain_problems;        // chain_problem_names of their union, e.g. "not_stationary"
   double mean_mala_acceptance = 0;  // mean over used chains of each chain's mean acceptance (NaN without MALA)
   double fraction_below_init = 0;   // mean over used chains
   SegmentComparison halves;         // second half against first half
@@ -43,10 +41,10 @@ struct ChainHealth {
   // per chain nβ·(mean of those draws − L_init); mean and standard error over chains.
   double llc_late_mean = 0, llc_late_standard_error = 0;
 };
-ChainHealth assess_chains(const LlcResult& result);
+PointHealth assess_point(const LlcResult& result);
 
 // The rules a setting must pass (docs/llc.md "Choosing ε, nβ and γ"):
-//   no diverged chain;
+//   no diverged chain, and every chain healthy by chain_health.h;
 //   mean MALA acceptance ≥ minimum_mala_acceptance and ≥ minimum_mala_ratio ×
 //     the reference acceptance (the largest acceptance among the grid points
 //     with the same nβ and γ). With minibatches the acceptance estimate has a
@@ -69,6 +67,6 @@ struct HealthVerdict {
   std::string reasons;  // "" when healthy; else the failed rules, comma-separated
 };
 // `reference_acceptance`: see HealthRules (NaN: the ratio rule is not applied).
-HealthVerdict judge_health(const ChainHealth& health, const HealthRules& rules, double reference_acceptance);
+HealthVerdict judge_health(const PointHealth& health, const HealthRules& rules, double reference_acceptance);
 
 }  // namespace llcpress::slt

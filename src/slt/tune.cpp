@@ -50,7 +50,7 @@ TuneResult tune_llc(LossModel& model, const LlcConfig& base, const TuneGrid& gri
         point.epsilon = epsilon;
         point.nbeta = point.result.config.sampler.nbeta;
         point.gamma = gamma;
-        point.health = assess_chains(point.result);
+        point.health = assess_point(point.result);
         spdlog::info("tune {}/{}: ε {:.3g} nβ {:.4g} γ {:.4g}: λ̂ {:.4f} ± {:.4f}, MALA {:.3f}, below {:.3f}, "
                      "last−middle third {:+.2g} ± {:.2g} nats",
                      out.points.size() + 1, total, epsilon, point.nbeta, gamma, point.result.llc_mean,
@@ -78,7 +78,7 @@ void write_tune(io::Group& group, const TuneResult& r) {
   const std::size_t n = r.points.size();
   std::vector<double> epsilon(n), nbeta(n), gamma(n), llc(n), llc_std(n), llc_se(n), late(n), late_se(n), mala(n),
       below(n), mala_reference(n), halves(n), halves_se(n), thirds(n), thirds_se(n), seconds(n);
-  std::vector<std::int64_t> used(n), diverged(n);
+  std::vector<std::int64_t> used(n), diverged(n), unhealthy(n);
   std::vector<std::uint8_t> stationary(n), healthy(n), recommended(n);
   std::vector<std::string> reasons(n);
   for (std::size_t i = 0; i < n; ++i) {
@@ -93,6 +93,7 @@ void write_tune(io::Group& group, const TuneResult& r) {
     thirds[i] = p.health.thirds.difference, thirds_se[i] = p.health.thirds.standard_error;
     seconds[i] = p.result.seconds;
     used[i] = p.health.chains_used, diverged[i] = p.health.chains_diverged;
+    unhealthy[i] = p.health.chains_unhealthy;
     stationary[i] = p.verdict.stationary, healthy[i] = p.verdict.healthy;
     recommended[i] = static_cast<int>(i) == r.recommended;
     reasons[i] = p.verdict.reasons;
@@ -118,7 +119,9 @@ void write_tune(io::Group& group, const TuneResult& r) {
       .add("thirds_standard_error", thirds_se, "nats", "batch-means standard error of thirds_difference")
       .add("stationary", stationary, "1", "|thirds_difference| <= stationarity_z * thirds_standard_error")
       .add("healthy", healthy, "1", "passes every rule (attributes)")
-      .add("reasons", reasons, "", "rules failed: diverged, mala, below_init, not_stationary")
+      .add("chains_unhealthy", unhealthy, "1", "chains failing the per-chain rules of slt/chain_health.h")
+      .add("reasons", reasons, "",
+           "rules failed: diverged, chain_health(<problems>), mala, below_init, not_stationary")
       .add("recommended", recommended, "1", "1 for the recommended point")
       .add("seconds", seconds, "s", "wall time of the point's chains");
   io::write_table(group, "points", table, "one row per grid point (ε × nβ × γ), nβ-major then γ then ε");

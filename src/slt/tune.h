@@ -32,7 +32,7 @@ struct TuneGrid {
 
 struct TunePoint {
   double epsilon = 0, nbeta = 0, gamma = 0;  // nβ resolved
-  ChainHealth health;
+  PointHealth health;
   double mala_reference = 0;  // largest MALA acceptance of the points with this nβ and γ
   HealthVerdict verdict;
   LlcResult result;  // the run, with its traces

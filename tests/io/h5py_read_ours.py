@@ -50,7 +50,7 @@ def main(path):
         assert np.array_equal(big[()], np.floor(np.arange(256 * 1024) / 1024.0))
 
         root = f.attrs
-        assert root["schema_version"] == 1 and root["schema_version"].dtype == np.int64
+        assert root["schema_version"] == 2 and root["schema_version"].dtype == np.int64
         assert json.loads(root["config_json"]) == {"seed": 7, "methods": ["svd", "quantize"]}
         for key in ("git_revision", "llcpress_version", "host", "created_utc", "gemm_library"):
             assert isinstance(root[key], str) and root[key], key

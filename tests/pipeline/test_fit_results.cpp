@@ -66,7 +66,7 @@ Study make_study() {
       }
     }
   }
-  study.llc.add("model", llc_model).add("step", llc_step).add("lambda_mean", mean, "nats").add("lambda_std", std_dev);
+  study.llc.add("model", llc_model).add("step", llc_step).add("llc_mean", mean, "nats").add("llc_std", std_dev);
   study.critical.add("model", critical_model)
       .add("step", critical_step)
       .add("method", method)
@@ -187,7 +187,7 @@ TEST(FitStage, ADegenerateBootstrapKeepsThePointFitAndDoesNotStopTheOthers) {
       amount.push_back(name == "three" ? 2.0 + 0.5 * k : 1.0 + 0.25 * k + 0.01 * ((k * 7) % 5));
     }
   }
-  llc.add("model", llc_model).add("step", llc_step).add("lambda_mean", mean).add("lambda_std", std_dev);
+  llc.add("model", llc_model).add("step", llc_step).add("llc_mean", mean).add("llc_std", std_dev);
   critical.add("model", model)
       .add("step", step)
       .add("method", method)
@@ -226,8 +226,8 @@ TEST(FitStage, MissingColumnsAndDuplicateCheckpointsAreClearErrors) {
   io::Table duplicated;
   duplicated.add("model", std::vector<std::string>{"a", "a"})
       .add("step", std::vector<std::int64_t>{10, 10})
-      .add("lambda_mean", std::vector<double>{1, 2})
-      .add("lambda_std", std::vector<double>{0.1, 0.1});
+      .add("llc_mean", std::vector<double>{1, 2})
+      .add("llc_std", std::vector<double>{0.1, 0.1});
   EXPECT_THROW(compute_fit_stage(duplicated, study.critical, quick_options()), InputError);
 }
 

@@ -1,6 +1,6 @@
-// The hyperparameter selection (slt/trace_checks.h, slt/tune.h): the batch-means
-// standard error against the closed form for AR(1) series, the stationarity
-// check on a flat and a drifting trace, each health rule, the recommendation
+// The hyperparameter selection (slt/trace_checks.h, slt/tune.h): the pooled
+// stationarity check against chain_health.h's per-chain one, a flat and a
+// drifting trace, each health rule, the recommendation
 // order, and a grid on a known-λ model written to HDF5.
 #include <gtest/gtest.h>
 
@@ -34,6 +34,7 @@ LlcResult result_with(const std::vector<std::vector<double>>& traces, double acc
   LlcResult r;
   r.config.sampler.nbeta = 1;
   r.init_loss = 0;
+  r.sampled_parameters = 1000;  // chain_health's band: λ̂_c ≤ 4·d/2 = 2000
   for (std::size_t c = 0; c < traces.size(); ++c) {
     ChainResult chain;
     chain.chain = static_cast<int>(c);
@@ -48,21 +49,22 @@ LlcResult result_with(const std::vector<std::vector<double>>& traces, double acc
 
 }  // namespace
 
-TEST(TraceChecks, BatchMeansStandardErrorMatchesTheAr1ClosedForm) {
-  // n = 40000 gives 200 batches of 200 values. The estimate's own relative
-  // spread is ≈ 1/√(2·199) = 5%; batches of 200 ≫ the autocorrelation time
-  // (1 + ρ)/(1 − ρ) = 19 leave a bias below 10%. ±25% is > 3 of those spreads.
-  for (unsigned seed : {1u, 2u, 3u}) {
-    const auto x = ar1(40000, 0.9, seed);
-    const double truth = std::sqrt(19.0 / 40000.0);
-    EXPECT_NEAR(batch_means_standard_error(x) / truth, 1.0, 0.25) << "seed " << seed;
-    // The plain sd/√n (what treating the draws as independent gives) is √19 ≈ 4.4× too small.
-    double mean = 0, sum = 0;
-    for (double v : x) mean += v / x.size();
-    for (double v : x) sum += (v - mean) * (v - mean);
-    EXPECT_GT(batch_means_standard_error(x), 3.0 * std::sqrt(sum / (x.size() - 1) / x.size()));
+TEST(TraceChecks, ThirdsPoolTheChainHealthStationarityOfEachChain) {
+  // The pooled comparison is chain_health.h's per-chain check, averaged:
+  // difference = mean over chains of (last − middle), se = √Σ(se_m² + se_l²)/C.
+  std::vector<std::vector<double>> traces;
+  for (unsigned c = 0; c < 3; ++c) traces.push_back(ar1(300, 0.7, 30 + c));
+  const SegmentComparison pooled = compare_segments(result_with(traces), 1.0 / 3.0, 2.0 / 3.0, 2.0 / 3.0, 1.0);
+  double difference = 0, variance = 0;
+  for (const auto& trace : traces) {
+    const StationarityCheck check = check_stationarity(trace, 30);
+    ASSERT_TRUE(check.checked);
+    difference += (check.last_mean - check.middle_mean) / 3;
+    variance += check.middle_standard_error * check.middle_standard_error +
+                check.last_standard_error * check.last_standard_error;
   }
-  EXPECT_TRUE(std::isnan(batch_means_standard_error(std::vector<double>{1, 2, 3})));
+  EXPECT_NEAR(pooled.difference, difference, 1e-12);
+  EXPECT_NEAR(pooled.standard_error, std::sqrt(variance) / 3, 1e-12);
 }
 
 TEST(TraceChecks, FlatTracesAreStationaryDriftingOnesAreNot) {
@@ -76,14 +78,15 @@ TEST(TraceChecks, FlatTracesAreStationaryDriftingOnesAreNot) {
     for (std::size_t t = 0; t < noise.size(); ++t) noise[t] = 0.2 * noise[t] + 2.0 * (1 - std::exp(-double(t) / 150));
     rising.push_back(noise);
   }
-  const ChainHealth flat_health = assess_chains(result_with(flat));
+  const PointHealth flat_health = assess_point(result_with(flat));
   EXPECT_LE(std::abs(flat_health.thirds.z()), rules.stationarity_z);
   EXPECT_TRUE(judge_health(flat_health, rules, NAN).healthy) << judge_health(flat_health, rules, NAN).reasons;
-  const ChainHealth rising_health = assess_chains(result_with(rising));
+  const PointHealth rising_health = assess_point(result_with(rising));
   EXPECT_GT(rising_health.thirds.z(), 10);
   const HealthVerdict verdict = judge_health(rising_health, rules, NAN);
   EXPECT_FALSE(verdict.healthy);
-  EXPECT_EQ(verdict.reasons, "not_stationary");
+  // Each chain fails chain_health's own check (4 SE) and the pooled one (2 SE).
+  EXPECT_EQ(verdict.reasons, "chain_health(not_stationary),not_stationary");
   // λ̂ late: nβ·(mean of the last two thirds − L_init), here the mean of draws 100..299.
   double late = 0;
   for (std::size_t c = 0; c < 4; ++c)
@@ -96,16 +99,16 @@ TEST(TraceChecks, EachRuleNamesItsFailure) {
   std::vector<std::vector<double>> flat;
   for (unsigned c = 0; c < 2; ++c) flat.push_back(ar1(120, 0.3, 20 + c));
   // Absolute floor 0.5, and 0.95 × the row's best acceptance.
-  EXPECT_EQ(judge_health(assess_chains(result_with(flat, 0.45)), rules, NAN).reasons, "mala");
-  EXPECT_EQ(judge_health(assess_chains(result_with(flat, 0.80)), rules, 0.95).reasons, "mala");
-  EXPECT_TRUE(judge_health(assess_chains(result_with(flat, 0.80)), rules, 0.83).healthy);
+  EXPECT_EQ(judge_health(assess_point(result_with(flat, 0.45)), rules, NAN).reasons, "mala");
+  EXPECT_EQ(judge_health(assess_point(result_with(flat, 0.80)), rules, 0.95).reasons, "mala");
+  EXPECT_TRUE(judge_health(assess_point(result_with(flat, 0.80)), rules, 0.83).healthy);
   LlcResult below = result_with(flat);
   for (auto& chain : below.chains) chain.fraction_below_init = 0.2;
-  EXPECT_EQ(judge_health(assess_chains(below), rules, NAN).reasons, "below_init");
+  EXPECT_EQ(judge_health(assess_point(below), rules, NAN).reasons, "below_init");
   LlcResult diverged = result_with(flat);
   diverged.chains[1].diverged = true;
   diverged.chains_used = 1, diverged.chains_diverged = 1;
-  EXPECT_EQ(judge_health(assess_chains(diverged), rules, NAN).reasons, "diverged");
+  EXPECT_EQ(judge_health(assess_point(diverged), rules, NAN).reasons, "diverged");
 }
 
 TEST(Tune, RecommendsLargestNbetaThenSmallestGammaThenLargestEpsilon) {
