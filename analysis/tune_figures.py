@@ -80,8 +80,6 @@ def main():
                     ax_llc.plot(p["epsilon"][i], p["llc_late_mean"][i], "*", color="C3", ms=14, label="recommended")
         if true_lambda is not None:
             ax_llc.axhline(float(true_lambda), color="k", ls=":", lw=1, label=f"true λ = {float(true_lambda):.4g}")
-        ax_mala.axhline(float(tune.attrs["minimum_mala_acceptance"]), color="k", ls=":", lw=1,
-                        label="minimum acceptance")
         for ax in (ax_llc, ax_mala):
             ax.set_xscale("log")
             ax.set_xlabel("step size ε")

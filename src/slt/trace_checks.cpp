@@ -111,7 +111,7 @@ HealthVerdict judge_health(const PointHealth& health, const HealthRules& rules, 
   }
   const bool ratio_ok = !std::isfinite(reference_acceptance) ||
                         health.mean_mala_acceptance >= rules.minimum_mala_ratio * reference_acceptance;
-  if (!(health.mean_mala_acceptance >= rules.minimum_mala_acceptance) || !ratio_ok) failed.push_back("mala");
+  if (!ratio_ok) failed.push_back("mala");
   if (!(health.fraction_below_init <= rules.maximum_fraction_below_init)) failed.push_back("below_init");
   // NaN (too few draws for a standard error) counts as not shown stationary.
   verdict.stationary = std::abs(health.thirds.difference) <= rules.stationarity_z * health.thirds.standard_error;

@@ -129,15 +129,14 @@ void write_tune(io::Group& group, const TuneResult& r) {
     io::Group point = group.require_group(fmt::format("point_{:03d}", i));
     write_llc(point, r.points[i].result);
   }
-  group.set_attribute("minimum_mala_acceptance", r.rules.minimum_mala_acceptance);
   group.set_attribute("minimum_mala_ratio", r.rules.minimum_mala_ratio);
   group.set_attribute("maximum_fraction_below_init", r.rules.maximum_fraction_below_init);
   group.set_attribute("stationarity_z", r.rules.stationarity_z);
   group.set_attribute("recommended_index", static_cast<std::int64_t>(r.recommended));
   group.set_attribute("recommended_burn_in", static_cast<std::int64_t>(r.recommended_burn_in));
   group.set_attribute("rule",
-                      "healthy = no divergence, MALA acceptance >= minimum_mala_acceptance and >= minimum_mala_ratio * "
-                      "mala_reference, fraction below L_init <= "
+                      "healthy = no divergence, every chain healthy by slt/chain_health.h, MALA acceptance >= "
+                      "minimum_mala_ratio * mala_reference, fraction below L_init <= "
                       "maximum_fraction_below_init, |last third - middle third| <= stationarity_z * standard error; "
                       "recommended = among healthy points the largest nbeta, then smallest gamma, then largest epsilon");
   if (r.true_lambda) group.set_attribute("true_lambda", *r.true_lambda);
@@ -159,11 +158,10 @@ std::string format_tune(const TuneResult& r) {
                        static_cast<int>(i) == r.recommended ? "  <- recommended" : "");
   }
   out += fmt::format(
-      "rules: healthy = no divergence, MALA acceptance ≥ {} and ≥ {} × the largest acceptance of its (nβ, γ) row, "
-      "draws below L_init ≤ {}, |last third − middle third| ≤ {}·SE; recommended = largest nβ, then smallest γ, "
-      "then largest ε among healthy points.\n",
-      r.rules.minimum_mala_acceptance, r.rules.minimum_mala_ratio, r.rules.maximum_fraction_below_init,
-      r.rules.stationarity_z);
+      "rules: healthy = no divergence, every chain healthy by chain_health.h, MALA acceptance ≥ {} × the largest "
+      "acceptance of its (nβ, γ) row, draws below L_init ≤ {}, |last third − middle third| ≤ {}·SE; recommended = "
+      "largest nβ, then smallest γ, then largest ε among healthy points.\n",
+      r.rules.minimum_mala_ratio, r.rules.maximum_fraction_below_init, r.rules.stationarity_z);
   if (r.recommended < 0) {
     out += "no healthy point: widen the grid (smaller ε, smaller nβ, larger γ) or run longer chains (--draws).\n";
   } else {

@@ -98,8 +98,8 @@ TEST(TraceChecks, EachRuleNamesItsFailure) {
   HealthRules rules;
   std::vector<std::vector<double>> flat;
   for (unsigned c = 0; c < 2; ++c) flat.push_back(ar1(120, 0.3, 20 + c));
-  // Absolute floor 0.5, and 0.95 × the row's best acceptance.
-  EXPECT_EQ(judge_health(assess_point(result_with(flat, 0.45)), rules, NAN).reasons, "mala");
+  // chain_health's absolute floor (0.1 per chain), and 0.95 × the row's best acceptance.
+  EXPECT_EQ(judge_health(assess_point(result_with(flat, 0.05)), rules, NAN).reasons, "chain_health(low_mala)");
   EXPECT_EQ(judge_health(assess_point(result_with(flat, 0.80)), rules, 0.95).reasons, "mala");
   EXPECT_TRUE(judge_health(assess_point(result_with(flat, 0.80)), rules, 0.83).healthy);
   LlcResult below = result_with(flat);
