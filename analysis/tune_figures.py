@@ -23,7 +23,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from figures import read_table, save_figure  # noqa: E402
+from figures import save_figure  # noqa: E402
+from llcpress_tables import read_columns as read_table  # noqa: E402
 
 
 def traces_of(tune, index):
