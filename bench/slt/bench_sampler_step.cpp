@@ -46,7 +46,8 @@ int main(int argc, char** argv) {
       config.epsilon = 1e-4;
       config.nbeta = 20;
       config.localization = 100;
-      Sampler sampler(config, SampledRanges::all(n), w, variant == 2);
+      const std::vector<float> center = w;  // w* (the sampler reads it, does not copy it)
+      Sampler sampler(config, SampledRanges::all(n), center, variant == 2);
       StepOptions options;
       options.seed = 3;
       options.diagnostics = variant >= 1;

@@ -41,14 +41,12 @@ int run_calibrate(int argc, char** argv) {
       "data-seed", po::value<std::uint64_t>()->default_value(0), "seed of the generated data")(
       "out", po::value<std::string>()->default_value(""), "--grid: write the grid to this HDF5 file")(
       "json", po::bool_switch(), "print the result as JSON on stdout");
-  table.declare(options, Surface::Cli, table.defaults("calibrate"), table.section);
-  add_run_options(options);
   add_grid_options(options);
-  auto values = parse_options("calibrate", "[--model normal-crossing|monomial|rrr] [options]", options, argc, argv);
-  if (!values) return 0;
-  const auto& vm = *values;
-  slt::LlcConfig config = table.read(vm, table.defaults("calibrate"), Surface::Cli, table.section);
-  apply_run_options(vm);
+  auto parsed =
+      parse_task_options("calibrate", "[--model normal-crossing|monomial|rrr] [options]", options, table, argc, argv);
+  if (!parsed) return 0;
+  const auto& vm = parsed->values;
+  slt::LlcConfig config = parsed->settings;
 
   slt::ReferenceModelSpec spec;
   spec.kind = vm["model"].as<std::string>();

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <iostream>
 
+#include "cli/device_option.h"
 #include "cli/subcommand.h"
 #include "core/check.h"
 #include "core/log.h"
@@ -34,9 +35,11 @@ int run_eval(int argc, char** argv) {
       "sequences per forward pass (memory grows with batch · seq-len · vocab: the logits)")(
       "threads", po::value<int>()->default_value(0), "OpenMP threads (0: OMP_NUM_THREADS or all cores)")(
       "json", po::bool_switch(), "print the result as JSON on stdout");
+  add_device_option(options);
   auto values = parse_options("eval", "--checkpoint DIR --data PREFIX [options]", options, argc, argv);
   if (!values) return 0;
   const auto& vm = *values;
+  read_device_option(vm);
   const int threads = vm["threads"].as<int>();
   LLC_CHECK(threads >= 0, ConfigError, "--threads", "use 0 (default) or a positive count", "{} is negative", threads);
   if (threads > 0) omp_set_num_threads(threads);

@@ -43,12 +43,20 @@ int gather_main(int argc, char** argv) {
                 {"shards_done", summary.shards_done},
                 {"shards_failed", summary.shards_failed},
                 {"shards_missing", summary.shards_missing},
+                {"shards_stale", summary.shards_stale},
+                {"shards_bad", summary.shards_bad},
                 {"llc_rows", summary.llc_rows},
                 {"critical_rows", summary.critical_rows},
                 {"curve_rows", summary.curve_rows}});
   } else {
-    std::cout << fmt::format("gathered {} of {} shards ({} failed, {} missing) into {}\n", summary.shards_done,
-                             plan.shards.size(), summary.shards_failed, summary.shards_missing, summary.path);
+    std::cout << fmt::format("gathered {} of {} shards ({} stale, {} bad, {} failed, {} missing) into {}\n",
+                             summary.shards_done, plan.shards.size(), summary.shards_stale, summary.shards_bad,
+                             summary.shards_failed, summary.shards_missing, summary.path);
+    if (summary.shards_stale > 0)
+      std::cout << fmt::format(
+          "  {} stale shards (made with other settings than the plan) were left out: `llcpress status {}` lists "
+          "them, `llcpress rerun {} --redo-stale` recomputes them\n",
+          summary.shards_stale, plan.output, plan.output);
     std::cout << fmt::format("  tables/llc: {} rows, tables/critical: {} rows, tables/curves: {} rows\n",
                              summary.llc_rows, summary.critical_rows, summary.curve_rows);
   }

@@ -40,14 +40,11 @@ int run_llc(int argc, char** argv) {
       "sequences per forward pass (0: the whole --batch; smaller saves activation memory)")(
       "out", po::value<std::string>()->default_value(""), "write the result to this HDF5 file")(
       "json", po::bool_switch(), "print the result (with traces) as JSON on stdout");
-  table.declare(options, Surface::Cli, table.defaults("llc"), table.section);
-  add_run_options(options);
   add_grid_options(options);
-  auto values = parse_options("llc", "--checkpoint DIR --data PREFIX [options]", options, argc, argv);
-  if (!values) return 0;
-  const auto& vm = *values;
-  slt::LlcConfig config = table.read(vm, table.defaults("llc"), Surface::Cli, table.section);
-  apply_run_options(vm);
+  auto parsed = parse_task_options("llc", "--checkpoint DIR --data PREFIX [options]", options, table, argc, argv);
+  if (!parsed) return 0;
+  const auto& vm = parsed->values;
+  slt::LlcConfig config = parsed->settings;
   const bool json = vm["json"].as<bool>();
 
   const std::string checkpoint_path = vm["checkpoint"].as<std::string>(), data_prefix = vm["data"].as<std::string>();

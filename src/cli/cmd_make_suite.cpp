@@ -5,6 +5,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "cli/device_option.h"
 #include "cli/subcommand.h"
 #include "core/check.h"
 #include "train/demo_suite.h"
@@ -50,11 +51,13 @@ int make_suite_main(int argc, char** argv) {
       "seed", po::value<std::uint64_t>()->default_value(suite.seed), "corpus and initialisation seed")(
       "threads", po::value<int>()->default_value(0), "threads (0 = OpenMP default)")("json", po::bool_switch(),
                                                                                      "print suite.json on stdout");
+  add_device_option(options);
   auto values =
       parse_options("make-suite", "--out DIR [--sizes 32,64,96] [--steps N] [--seq-len T] [--seed S] [--threads N]",
                     options, argc, argv);
   if (!values) return 0;
   const auto& v = *values;
+  read_device_option(v);
   suite.output_directory = v["out"].as<std::string>();
   suite.hidden_sizes = parse_sizes(v["sizes"].as<std::string>());
   suite.layers = v["layers"].as<int>();

@@ -1,12 +1,15 @@
 // llcpress plan JOB.ini — expand a job into numbered shards (OUT/plan.json).
 #include <fmt/format.h>
 
+#include <filesystem>
 #include <iostream>
 #include <map>
 
 #include "cli/subcommand.h"
 #include "core/check.h"
 #include "pipeline/plan.h"
+#include "pipeline/run_lock.h"
+#include "pipeline/runner.h"
 
 namespace llcpress::cli {
 namespace {
@@ -19,7 +22,12 @@ std::vector<std::string> take_overrides(int& argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string argument = argv[i];
     auto dot = argument.find('.');
-    if (argument.rfind("--", 0) == 0 && dot != std::string::npos && dot < argument.find('=')) {
+    // --device X is the job's [job] device, as on the commands without a job file.
+    if (argument == "--device" && i + 1 < argc) {
+      overrides.push_back("--job.device=" + std::string(argv[++i]));
+    } else if (argument.rfind("--device=", 0) == 0) {
+      overrides.push_back("--job.device=" + argument.substr(9));
+    } else if (argument.rfind("--", 0) == 0 && dot != std::string::npos && dot < argument.find('=')) {
       overrides.push_back(argument);
       if (argument.find('=') == std::string::npos && i + 1 < argc) overrides.push_back(argv[++i]);
     } else {
@@ -33,14 +41,23 @@ std::vector<std::string> take_overrides(int& argc, char** argv) {
 int plan_main(int argc, char** argv) {
   auto overrides = take_overrides(argc, argv);
   po::options_description options("plan options");
-  options.add_options()("job", po::value<std::string>()->required(), "job file (INI)")(
-      "json", po::bool_switch(), "print the plan summary as JSON");
+  // clang-format off
+  options.add_options()
+    ("job", po::value<std::string>()->required(), "job file (INI)")
+    ("force", po::bool_switch(), "rewrite the plan even if done shards would go stale (they are kept and listed as stale)")
+    ("json", po::bool_switch(), "print the plan summary as JSON");
+  // clang-format on
   po::positional_options_description positional;
   positional.add("job", 1);
-  auto values = parse_options("plan", "JOB.ini [--section.key=value ...] [--json]", options, argc, argv, &positional);
+  auto values =
+      parse_options("plan", "JOB.ini [--section.key=value ...] [--force] [--json]", options, argc, argv, &positional);
   if (!values) return 0;
   JobSpec job = load_job((*values)["job"].as<std::string>(), overrides);
   Plan plan = make_plan(job, overrides);
+  std::filesystem::create_directories(plan.output);
+  RunDirectoryLock lock(plan.output);  // never rewrite the plan under a running run
+  lock.lock_directory(/*exclusive=*/true, "plan");
+  guard_replan(plan, (*values)["force"].as<bool>(), "--force");
   plan.save();
   std::map<std::string, int> per_task;
   for (const auto& shard : plan.shards) ++per_task[shard.task];

@@ -1,4 +1,4 @@
-// llcpress status OUT — done / failed (with reason) / missing per shard.
+// llcpress status OUT — done / stale / bad / failed (with reason) / missing per shard.
 #include <fmt/format.h>
 
 #include <iostream>
@@ -21,7 +21,7 @@ int status_main(int argc, char** argv) {
   if (!values) return 0;
   Plan plan = Plan::load((*values)["output"].as<std::string>());
   auto statuses = shard_statuses(plan);
-  std::map<std::string, int> totals = {{"done", 0}, {"failed", 0}, {"missing", 0}};
+  std::map<std::string, int> totals = {{"done", 0}, {"stale", 0}, {"bad", 0}, {"failed", 0}, {"missing", 0}};
   for (const auto& status : statuses) ++totals[shard_state_name(status.state)];
   bool all = (*values)["all"].as<bool>();
   if ((*values)["json"].as<bool>()) {
@@ -46,14 +46,20 @@ int status_main(int argc, char** argv) {
       std::cout << fmt::format("{:>6}  {:<8} {:<16} {:>8}  {:<14} {}\n", shard.id, shard_state_name(status.state),
                                shard.model, shard.step, shard.task, status.reason);
     }
-    std::cout << fmt::format("total {}: {} done, {} failed, {} missing\n", statuses.size(), totals["done"],
-                             totals["failed"], totals["missing"]);
+    std::cout << fmt::format("total {}: {} done, {} stale, {} bad, {} failed, {} missing\n", statuses.size(),
+                             totals["done"], totals["stale"], totals["bad"], totals["failed"], totals["missing"]);
+    if (totals["stale"] > 0)
+      std::cout << fmt::format(
+          "stale shards were made with other settings than the plan: they are not gathered; "
+          "`llcpress rerun {} --redo-stale` recomputes them\n",
+          plan.output);
   }
   return totals["done"] == static_cast<int>(statuses.size()) ? 0 : 3;
 }
 
 }  // namespace
-LLCPRESS_SUBCOMMAND("status", "show done / failed (with reason) / missing shards of a run; exit 3 unless all done",
+LLCPRESS_SUBCOMMAND("status",
+                    "show done / stale / bad / failed (with reason) / missing shards of a run; exit 3 unless all done",
                     status_main)
 
 }  // namespace llcpress::cli

@@ -11,6 +11,7 @@
 #include "cli/subcommand.h"
 #include "core/check.h"
 #include "pipeline/plan.h"
+#include "pipeline/run_lock.h"
 #include "pipeline/runner.h"
 #include "pipeline/slurm.h"
 
@@ -41,20 +42,41 @@ void print_submission(const Submission& submission, std::size_t shard_count) {
 int submit_main(int argc, char** argv) {
   auto overrides = take_job_overrides(argc, argv);
   po::options_description options("submit options");
-  options.add_options()("job", po::value<std::string>()->required(), "job file (INI)")(
-      "dry-run", po::bool_switch(), "write the scripts but do not call sbatch")("json", po::bool_switch(),
-                                                                                "print the submission as JSON");
+  // clang-format off
+  options.add_options()
+    ("job", po::value<std::string>()->required(), "job file (INI)")
+    ("dry-run", po::bool_switch(), "write the scripts but do not call sbatch")
+    ("force", po::bool_switch(), "rewrite the plan even if done shards would go stale")
+    ("redo-stale", po::bool_switch(), "also submit stale shards (made with other settings than the plan)")
+    ("json", po::bool_switch(), "print the submission as JSON");
+  // clang-format on
   po::positional_options_description positional;
   positional.add("job", 1);
-  auto values =
-      parse_options("submit", "JOB.ini [--dry-run] [--section.key=value ...]", options, argc, argv, &positional);
+  auto values = parse_options("submit", "JOB.ini [--dry-run] [--force] [--redo-stale] [--section.key=value ...]",
+                              options, argc, argv, &positional);
   if (!values) return 0;
   JobSpec job = load_job((*values)["job"].as<std::string>(), overrides);
+  // The name and the output path go into #SBATCH lines: refuse what cannot
+  // (a newline) before anything is written.
+  sbatch_directive_value(job.name, "job.name");
+  sbatch_directive_value(std::filesystem::absolute(job.output).string(), "job.output");
   Plan plan = make_plan(job, overrides);
-  plan.save();
-  std::vector<int> ids;
-  for (const auto& status : shard_statuses(plan))
-    if (status.state != ShardState::Done) ids.push_back(status.id);
+  std::filesystem::create_directories(plan.output);
+  {
+    RunDirectoryLock lock(plan.output);  // never rewrite the plan under a running run
+    lock.lock_directory(/*exclusive=*/true, "submit");
+    guard_replan(plan, (*values)["force"].as<bool>(), "--force");
+    plan.save();
+  }
+  std::vector<int> ids, stale;
+  for (const auto& status : shard_statuses(plan)) {
+    if (shard_needs_run(status.state, false, (*values)["redo-stale"].as<bool>())) ids.push_back(status.id);
+    if (status.state == ShardState::Stale && !(*values)["redo-stale"].as<bool>()) stale.push_back(status.id);
+  }
+  if (!stale.empty())
+    std::cerr << "llcpress submit: " << stale.size()
+              << " stale shards (made with other settings than the plan) are not submitted; --redo-stale submits "
+                 "them too\n";
   LLC_CHECK(!ids.empty(), InputError, plan.output, "every shard is already done; run `llcpress gather`",
             "nothing to submit");
   Submission submission =
@@ -67,7 +89,7 @@ int submit_main(int argc, char** argv) {
 }
 
 int rerun_main(int argc, char** argv) {
-  bool slurm = false, dry_run = false;
+  bool slurm = false, dry_run = false, redo_stale = false;
   std::string completion_log;
   // --slurm / --dry-run / --completion-log are ours; everything else is `run`'s.
   int kept = 1;
@@ -77,7 +99,10 @@ int rerun_main(int argc, char** argv) {
       slurm = true;
     else if (argument == "--dry-run")
       dry_run = true;
-    else if (argument == "--completion-log" && i + 1 < argc)
+    else if (argument == "--redo-stale") {
+      redo_stale = true;
+      argv[kept++] = argv[i];  // `run` and `rerun --slurm` both accept it
+    } else if (argument == "--completion-log" && i + 1 < argc)
       completion_log = argv[++i];
     else
       argv[kept++] = argv[i];
@@ -86,15 +111,17 @@ int rerun_main(int argc, char** argv) {
   if (!slurm) return run_shards_main("rerun", argc, argv, true);
 
   po::options_description options("rerun --slurm options");
-  options.add_options()("output", po::value<std::string>()->required(), "output directory of the run");
+  options.add_options()("output", po::value<std::string>()->required(), "output directory of the run")(
+      "redo-stale", po::bool_switch(), "also resubmit stale shards (made with other settings than the plan)");
   po::positional_options_description positional;
   positional.add("output", 1);
-  auto values = parse_options("rerun", "OUT [--slurm [--dry-run] [--completion-log FILE]] [--shards LIST]", options,
-                              argc, argv, &positional);
+  auto values =
+      parse_options("rerun", "OUT [--slurm [--dry-run] [--completion-log FILE]] [--redo-stale] [--shards LIST]",
+                    options, argc, argv, &positional);
   if (!values) return 0;
   Plan plan = Plan::load((*values)["output"].as<std::string>());
   if (completion_log.empty()) completion_log = job_completion_log_path();
-  RerunDecision decision = decide_slurm_rerun(plan, completion_log);
+  RerunDecision decision = decide_slurm_rerun(plan, completion_log, redo_stale);
   for (const auto& line : decision.explanations) std::cout << "  " << line << "\n";
   if (decision.shards.empty()) {
     std::cout << "nothing to resubmit\n";
@@ -110,7 +137,7 @@ int rerun_main(int argc, char** argv) {
         // already gone
       }
     }
-  JobSpec job = load_job(plan.job_path, plan.overrides);
+  const JobSpec job = plan.job();
   Submission submission =
       submit_to_slurm(plan, decision.shards, SlurmSettings::from_job(job), this_executable(), dry_run);
   print_submission(submission, decision.shards.size());

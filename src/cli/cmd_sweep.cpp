@@ -42,21 +42,16 @@ int run_sweep_command(int argc, char** argv) {
       "out", po::value<std::string>()->default_value(""), "write the results to this HDF5 file")(
       "json", po::bool_switch(), "print the results as JSON on stdout");
   // The compression keys: the option table (pipeline/task_options.cpp), as in job files.
-  const auto& table = compression_option_table();
-  table.declare(options, Surface::Cli, table.defaults("sweep"), table.section);
-  add_run_options(options);
-  auto values =
-      parse_options("sweep", "--checkpoint DIR --data PREFIX --method " + methods + " [options]", options, argc, argv);
-  if (!values) return 0;
-  const auto& vm = *values;
-
-  apply_run_options(vm);
+  auto parsed = parse_task_options("sweep", "--checkpoint DIR --data PREFIX --method " + methods + " [options]",
+                                   options, compression_option_table(), argc, argv);
+  if (!parsed) return 0;
+  const auto& vm = parsed->values;
   const int batch = vm["batch"].as<int>();
   LLC_CHECK(batch >= 1, ConfigError, "--batch", "use a batch of at least one sequence", "batch {} < 1", batch);
 
-  compress::find_method(vm["method"].as<std::string>());  // an unknown name fails before any loading
-  compress::SweepConfig config = table.read(vm, table.defaults("sweep"), Surface::Cli, table.section);
+  compress::SweepConfig config = parsed->settings;
   config.method = vm["method"].as<std::string>();
+  compress::find_method(config.method);  // an unknown name fails before any loading
   if (vm.count("llc")) config.llc = vm["llc"].as<double>();
 
   const std::string checkpoint_path = vm["checkpoint"].as<std::string>(), data_prefix = vm["data"].as<std::string>();

@@ -5,7 +5,9 @@
 #include <charconv>
 #include <iostream>
 
+#include "cli/device_option.h"
 #include "core/check.h"
+#include "pipeline/job_spec.h"
 #include "pipeline/task_options.h"
 
 namespace llcpress::cli {
@@ -54,7 +56,9 @@ std::optional<po::variables_map> parse_options(const std::string& subcommand, co
     po::command_line_parser parser(argc, argv);
     parser.options(all);
     if (positional) parser.positional(*positional);
-    po::store(parser.run(), values);
+    const po::parsed_options parsed = parser.run();
+    reject_negative_unsigned(parsed, "llcpress " + subcommand);  // "--seed=-1" must not wrap around
+    po::store(parsed, values);
     if (values.count("help")) {
       std::cout << "usage: llcpress " << subcommand << " " << usage << "\n\n" << all << "\n";
       return std::nullopt;
@@ -79,6 +83,7 @@ void add_run_options(po::options_description& options) {
 void apply_run_options(const po::variables_map& values) {
   const auto& common = common_option_table();
   const RunSettings run = common.read(values, common.defaults(), Surface::Cli, common.section);
+  select_command_device(run.device);  // before any work: a missing GPU is named here
   if (run.threads > 0) omp_set_num_threads(run.threads);
 }
 

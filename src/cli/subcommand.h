@@ -10,6 +10,8 @@
 #include <utility>
 #include <vector>
 
+#include "pipeline/option_table.h"
+
 namespace llcpress::cli {
 
 namespace po = boost::program_options;
@@ -38,6 +40,28 @@ std::pair<std::size_t, std::size_t> parse_sequence_range(const std::string& text
 // The common option table's flags (pipeline/task_options.h: --threads), and applying them after parsing.
 void add_run_options(po::options_description& options);
 void apply_run_options(const po::variables_map& values);
+
+// Parses a command whose task settings come from an option table (pipeline/task_options.h): declares the
+// table's flags with this command's defaults and the common ones (--threads), parses, applies --threads and
+// reads the settings (ConfigError naming the flag). nullopt after --help.
+template <typename Target>
+struct ParsedTaskOptions {
+  po::variables_map values;
+  Target settings;
+};
+template <typename Target>
+std::optional<ParsedTaskOptions<Target>> parse_task_options(const std::string& command, const std::string& usage,
+                                                            po::options_description& options,
+                                                            const OptionTable<Target>& table, int argc, char** argv) {
+  const Target defaults = table.defaults(command);
+  table.declare(options, Surface::Cli, defaults, table.section);
+  add_run_options(options);
+  auto values = parse_options(command, usage, options, argc, argv);
+  if (!values) return std::nullopt;
+  ParsedTaskOptions<Target> parsed{*values, table.read(*values, defaults, Surface::Cli, table.section)};
+  apply_run_options(parsed.values);
+  return parsed;
+}
 
 // Prints `value` as pretty JSON on stdout (the only thing on stdout with --json).
 void print_json(const nlohmann::json& value);

@@ -5,7 +5,7 @@
 #include <map>
 #include <mutex>
 
-#include "compress/method.h"
+#include "compress/method_common.h"
 #include "core/check.h"
 #include "core/rng.h"
 #include "lattice/weight_quantizer.h"

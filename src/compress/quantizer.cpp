@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "backend/elementwise.h"
 #include "core/check.h"
 
 namespace llcpress::compress {
@@ -13,25 +14,9 @@ namespace {
 // a bias) are not worth the fork.
 constexpr std::size_t kParallelThreshold = 1u << 16;
 
-// Index arithmetic in double: with float, w/step + (n-1)/2 keeps only
-// 24 bits, so for thousands of levels an entry within ~1e-4 step of a
-// decision boundary could round to the farther level, and Q(-w) = -Q(w)
-// would fail there. In double the only ties left are exact boundaries.
-struct LevelMap {
-  double step, inverse_step, centre, top, clip;
-  explicit LevelMap(int levels, float clip_value)
-      : step(2.0 * static_cast<double>(clip_value) / (levels - 1)),
-        inverse_step(step > 0 ? 1.0 / step : 0.0),
-        centre(0.5 * (levels - 1)),
-        top(levels - 1),
-        clip(clip_value) {}
-  float operator()(float w) const {
-    if (step <= 0) return 0.0f;
-    double clamped = std::clamp(static_cast<double>(w), -clip, clip);
-    double index = std::clamp(std::floor(clamped * inverse_step + centre + 0.5), 0.0, top);
-    return static_cast<float>((index - centre) * step);
-  }
-};
+// The quantizer of one value is backend/elementwise.h's LevelMap (shared
+// with the backends' quantize_rows_forward and the CUDA kernels).
+using backend::LevelMap;
 
 }  // namespace
 

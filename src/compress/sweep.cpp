@@ -24,16 +24,13 @@ HeldOutLoss::HeldOutLoss(LossModel& model, std::vector<std::int64_t> samples, st
               fmt::format("choose samples in [0, {})", available), "held-out sample {} is outside the dataset", sample);
   LLC_CHECK(batch_size_ >= 1, ConfigError, "batch", "use a batch of at least 1", "batch size is 0");
   batch_size_ = std::min(batch_size_, std::max<std::size_t>(1, model_.max_batch_size()));
-  auto parameters = model_.parameters();
-  reference_.assign(parameters.begin(), parameters.end());
+  // w* is the model's one copy: taken from the current parameters here.
+  model_.hold_reference();
 }
 
 HeldOutLoss::~HeldOutLoss() { restore(); }
 
-void HeldOutLoss::restore() {
-  auto parameters = model_.parameters();
-  std::copy(reference_.begin(), reference_.end(), parameters.begin());
-}
+void HeldOutLoss::restore() { model_.restore_reference(); }
 
 double HeldOutLoss::loss() {
   Stopwatch watch;

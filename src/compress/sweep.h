@@ -22,7 +22,8 @@ namespace llcpress::compress {
 class HeldOutLoss final : public LossOracle {
  public:
   // Validates the samples against model.num_samples() (InputError naming the
-  // first bad one) and copies the model's parameters as the reference w*.
+  // first bad one) and makes the model's current parameters its w*
+  // (LossModel::hold_reference: the model's one copy, not a second one here).
   HeldOutLoss(LossModel& model, std::vector<std::int64_t> samples, std::size_t batch_size);
   // Puts w* back into the model.
   ~HeldOutLoss() override;
@@ -30,7 +31,7 @@ class HeldOutLoss final : public LossOracle {
   HeldOutLoss& operator=(const HeldOutLoss&) = delete;
 
   std::span<float> working() override { return model_.parameters(); }
-  std::span<const float> reference() const override { return reference_; }
+  std::span<const float> reference() const override { return model_.reference(); }
   double loss() override;
   void restore();  // working = reference
 
@@ -43,7 +44,6 @@ class HeldOutLoss final : public LossOracle {
   LossModel& model_;
   std::vector<std::int64_t> samples_;
   std::size_t batch_size_;
-  std::vector<float> reference_;
   int evaluations_ = 0;
   double seconds_ = 0;
 };

@@ -3,10 +3,11 @@
 //
 //   LLC_CHECK(cond, ErrorType, where, hint, fmt, args...)   any condition
 //   LLC_REQUIRE(cond, fmt, args...)                          internal invariant
-//   LLC_CHECK_CUDA(call)    core/check_cuda.h   (only CUDA translation units)
-//   LLC_CHECK_CUBLAS(call)  core/check_cuda.h
-//   LLC_CHECK_MPI(call)     core/check_mpi.h    (pipeline only)
-//   LLC_CHECK_HDF5(call)    core/check_hdf5.h   (io only)
+//   LLC_CHECK_CUDA(call)    cuda/check_cuda.h   (only CUDA translation units)
+//   LLC_CHECK_CUBLAS(call)  cuda/check_cuda.h
+//   LLC_CHECK_CUBLASLT(call) cuda/check_cuda.h
+//   LLC_CHECK_MPI(call)     pipeline/check_mpi.h (pipeline only)
+//   LLC_CHECK_HDF5(call)    io/check_hdf5.h     (io only)
 #pragma once
 
 #include "core/error.h"

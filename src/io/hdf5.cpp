@@ -6,14 +6,16 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <limits>
 #include <new>
 #include <random>
 #include <system_error>
 #include <utility>
+#include <vector>
 
-#include "core/check_hdf5.h"
+#include "io/check_hdf5.h"
 #include "io/schema.h"
 
 namespace llcpress::io {
@@ -25,6 +27,9 @@ namespace fs = std::filesystem;
 namespace {
 
 bool g_print_hdf5_errors = false;
+
+// Growth step of the in-memory image of an atomic file (create_atomic).
+constexpr std::size_t kCoreIncrementBytes = 1 << 20;
 
 // Called by every way into a file, so it holds whatever ran before us.
 void prepare_library() {
@@ -381,6 +386,74 @@ void sync_to_disk(const fs::path& path, bool required) {
   if (descriptor >= 0) ::close(descriptor);
   LLC_CHECK(ok || !required, IoError, path.string(), "check the disk (full? read-only?) and rerun",
             "could not flush to disk: {}", std::strerror(saved_errno));
+}
+
+// Bob Jenkins' lookup3 hash (hashlittle, byte-wise, initial value 0): the
+// checksum HDF5 stores after every 1.8-format metadata object.
+std::uint32_t lookup3_checksum(const unsigned char* k, std::size_t length) {
+  auto rot = [](std::uint32_t x, int bits) { return (x << bits) | (x >> (32 - bits)); };
+  auto word = [](const unsigned char* p, std::size_t count) {  // little-endian, `count` <= 4 bytes
+    std::uint32_t value = 0;
+    for (std::size_t i = 0; i < count; ++i) value += static_cast<std::uint32_t>(p[i]) << (8 * i);
+    return value;
+  };
+  std::uint32_t a, b, c;
+  a = b = c = 0xdeadbeefu + static_cast<std::uint32_t>(length);
+  while (length > 12) {
+    a += word(k, 4), b += word(k + 4, 4), c += word(k + 8, 4);
+    a -= c, a ^= rot(c, 4), c += b, b -= a, b ^= rot(a, 6), a += c, c -= b, c ^= rot(b, 8), b += a;
+    a -= c, a ^= rot(c, 16), c += b, b -= a, b ^= rot(a, 19), a += c, c -= b, c ^= rot(b, 4), b += a;
+    length -= 12, k += 12;
+  }
+  if (length == 0) return c;
+  a += word(k, std::min<std::size_t>(length, 4));
+  if (length > 4) b += word(k + 4, std::min<std::size_t>(length - 4, 4));
+  if (length > 8) c += word(k + 8, length - 8);
+  c ^= b, c -= rot(b, 14), a ^= c, a -= rot(c, 11), b ^= a, b -= rot(a, 25), c ^= b, c -= rot(b, 16);
+  a ^= c, a -= rot(c, 4), b ^= a, b -= rot(a, 14), c ^= b, c -= rot(b, 24);
+  return c;
+}
+
+// HDF5 1.10.8's H5Fget_file_image clears the "open for writing" bit of a
+// version 2/3 superblock in the image but leaves the checksum computed with it
+// set, so the image does not open ("incorrect metadata checksum"). The
+// superblock is re-checksummed here when (and only when) its checksum is wrong.
+// Layout (HDF5 file format spec, superblock v2/v3): signature 8, version,
+// size of offsets O, size of lengths, flags, then 4 addresses of O bytes and
+// the 4-byte checksum of everything before it.
+void repair_superblock_checksum(std::vector<char>& image) {
+  auto* bytes = reinterpret_cast<unsigned char*>(image.data());
+  if (image.size() < 12 || std::memcmp(bytes, "\211HDF\r\n\032\n", 8) != 0) return;
+  if (bytes[8] != 2 && bytes[8] != 3) return;
+  const std::size_t covered = 12 + 4 * static_cast<std::size_t>(bytes[9]);
+  if (image.size() < covered + 4) return;
+  const std::uint32_t computed = lookup3_checksum(bytes, covered);
+  std::uint32_t stored = 0;
+  for (int i = 0; i < 4; ++i) stored |= static_cast<std::uint32_t>(bytes[covered + i]) << (8 * i);
+  if (stored == computed) return;
+  for (int i = 0; i < 4; ++i) bytes[covered + i] = static_cast<unsigned char>(computed >> (8 * i));
+}
+
+// Writes `bytes` as the whole content of `path` (an existing file, truncated).
+// IoError with the system's reason (disk full, quota, file size limit).
+void write_whole_file(const fs::path& path, const std::vector<char>& bytes) {
+  const int descriptor = ::open(path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);
+  LLC_CHECK(descriptor >= 0, IoError, path.string(), "check the disk (full? read-only?) and rerun",
+            "cannot open for writing: {}", std::strerror(errno));
+  std::size_t written = 0;
+  int saved_errno = 0;
+  while (written < bytes.size()) {
+    const ssize_t got = ::write(descriptor, bytes.data() + written, bytes.size() - written);
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) {
+      saved_errno = got < 0 ? errno : EIO;
+      break;
+    }
+    written += static_cast<std::size_t>(got);
+  }
+  ::close(descriptor);
+  LLC_CHECK(written == bytes.size(), IoError, path.string(), "check the disk (full? over quota?) and rerun",
+            "could not write {} bytes (wrote {}): {}", bytes.size(), written, std::strerror(saved_errno));
 }
 
 std::string random_suffix() {
@@ -904,13 +977,33 @@ File File::create_atomic(const fs::path& path) {
   LLC_CHECK(!path.filename().empty(), InputError, path.string(), "name a file, not a directory", "no file name");
   fs::path temporary = path;
   temporary += fmt::format(".tmp.{}.{}", ::getpid(), random_suffix());
-  Handle access = make_file_access(true);
-  // EXCL: two writers never share a temporary file, even with equal pid and suffix.
-  Handle file(LLC_CHECK_HDF5_HINT(H5Fcreate(temporary.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, access.get()),
-                                  temporary.string(), "check that the directory is writable and the disk not full"));
-  auto name = std::make_shared<const std::string>(path.string());
-  Handle root(LLC_CHECK_HDF5(H5Gopen2(file.get(), "/", H5P_DEFAULT), *name));
-  return File(std::move(file), Group(std::move(root), name, "/"), path, temporary, true);
+  // The temporary name is reserved now (O_EXCL: two writers never share one,
+  // even with equal pid and suffix); the bytes go into it at commit().
+  const int descriptor = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  LLC_CHECK(descriptor >= 0, IoError, temporary.string(), "check that the directory is writable and the disk not full",
+            "cannot create the temporary file: {}", std::strerror(errno));
+  ::close(descriptor);
+  try {
+    // The file is built in memory (the core driver without a backing store)
+    // and written out by commit() with plain POSIX calls. HDF5 therefore never
+    // writes to disk itself: when its own flush fails (disk full, quota, file
+    // size limit), H5Fclose fails after freeing the file, leaves the id behind,
+    // and HDF5's shutdown (atexit, or MPI_Finalize) closes that freed file
+    // again: SIGSEGV in H5F__close_cb (issue 20, finding 4). A failed POSIX
+    // write is an ordinary IoError.
+    Handle access = make_file_access(true);
+    LLC_CHECK_HDF5(H5Pset_fapl_core(access.get(), kCoreIncrementBytes, /*backing_store=*/false),
+                   "HDF5 file access properties");
+    Handle file(LLC_CHECK_HDF5_HINT(H5Fcreate(temporary.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, access.get()),
+                                    temporary.string(), "out of memory?"));
+    auto name = std::make_shared<const std::string>(path.string());
+    Handle root(LLC_CHECK_HDF5(H5Gopen2(file.get(), "/", H5P_DEFAULT), *name));
+    return File(std::move(file), Group(std::move(root), name, "/"), path, temporary, true);
+  } catch (...) {
+    std::error_code ignored;
+    fs::remove(temporary, ignored);
+    throw;
+  }
 }
 
 File File::open_existing(const fs::path& path, bool writable) {
@@ -951,8 +1044,17 @@ void File::commit() {
   LLC_REQUIRE(atomic_, "commit() on a file that was not made by create_atomic() or was committed already");
   try {
     root_.handle_.reset();
-    LLC_CHECK_HDF5_HINT(H5Fclose(file_.release()), final_path_.string(),
-                        "check that the disk is not full; the file was not committed");
+    // The in-memory image (create_atomic), complete once flushed.
+    LLC_CHECK_HDF5_HINT(H5Fflush(file_.get(), H5F_SCOPE_LOCAL), final_path_.string(), "out of memory?");
+    const ssize_t size = H5Fget_file_image(file_.get(), nullptr, 0);
+    LLC_CHECK_HDF5_HINT(size, final_path_.string(), "out of memory?");
+    std::vector<char> image(static_cast<std::size_t>(size));  // [size] bytes of the HDF5 file
+    LLC_CHECK_HDF5_HINT(H5Fget_file_image(file_.get(), image.data(), image.size()), final_path_.string(),
+                        "out of memory?");
+    repair_superblock_checksum(image);
+    // Closing a core file without a backing store writes nothing, so it cannot fail on the disk.
+    LLC_CHECK_HDF5_HINT(H5Fclose(file_.release()), final_path_.string(), "the file was not committed");
+    write_whole_file(write_path_, image);
     // Data must be on disk before the name is: otherwise a crash after the
     // rename could leave a complete-looking name over incomplete bytes.
     sync_to_disk(write_path_, true);

@@ -7,6 +7,7 @@
 #include <ctime>
 
 #include "core/check.h"
+#include "core/device.h"
 #include "core/version.h"
 #include "io/schema.h"
 
@@ -39,6 +40,16 @@ void write_provenance(Object& target, std::string_view resolved_config_json) {
   target.set_attribute(attribute_name::created_utc, utc_timestamp_now());
   target.set_attribute(attribute_name::config_json, resolved_config_json);
   target.set_attribute(attribute_name::gemm_library, gemm_library());
+  const DeviceInfo device = active_device();
+  target.set_attribute(attribute_name::compute_device, device.description());
+  if (device.kind == DeviceKind::Cuda) {
+    target.set_attribute(attribute_name::cuda_device_name, device.name);
+    target.set_attribute(attribute_name::cuda_compute_capability, device.compute_capability);
+    target.set_attribute(attribute_name::cuda_driver, device.driver);
+    target.set_attribute(attribute_name::cuda_driver_cuda_version, device.driver_cuda);
+    target.set_attribute(attribute_name::cuda_runtime_version, device.runtime_cuda);
+    target.set_attribute(attribute_name::cublas_version, device.cublas);
+  }
 }
 
 Provenance read_provenance(const Object& source) {
@@ -52,6 +63,10 @@ Provenance read_provenance(const Object& source) {
   // Files written before gemm_library was recorded (same schema version) lack it.
   if (source.has_attribute(attribute_name::gemm_library))
     provenance.gemm_library = source.attribute<std::string>(attribute_name::gemm_library);
+  // Likewise compute_device (files written before it was recorded ran on the CPU).
+  provenance.compute_device = source.has_attribute(attribute_name::compute_device)
+                                  ? source.attribute<std::string>(attribute_name::compute_device)
+                                  : "cpu";
   return provenance;
 }
 

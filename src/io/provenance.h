@@ -17,10 +17,14 @@ struct Provenance {
   std::string created_utc;       // ISO 8601, "2025-05-01T12:34:56Z"
   std::string config_json;       // the resolved configuration, as printed at start
   std::string gemm_library;  // core/version.h gemm_library(): results differ between GEMM libraries in the last bits
+  std::string compute_device;  // core/device.h active_device().description(): "cpu" or the GPU and its versions
 };
 
 // Writes schema_version, git_revision, llcpress_version, host, created_utc,
-// config_json and gemm_library as attributes of `target` (usually the root group). Callers add
+// config_json, gemm_library and the compute device (core/device.h
+// active_device(): compute_device, and on a GPU cuda_device_name,
+// cuda_compute_capability, cuda_driver, cuda_driver_cuda_version,
+// cuda_runtime_version, cublas_version) as attributes of `target` (usually the root group). Callers add
 // their own (checkpoint hash, device, seeds, timings) beside them.
 void write_provenance(Object& target, std::string_view resolved_config_json);
 

@@ -21,6 +21,16 @@ inline constexpr const char* host = "host";
 inline constexpr const char* created_utc = "created_utc";
 inline constexpr const char* config_json = "config_json";
 inline constexpr const char* gemm_library = "gemm_library";
+// The device the process computed on (core/device.h): "cpu" or one line naming
+// the GPU, its driver and the CUDA runtime and cuBLAS versions; on a GPU also
+// one attribute per field.
+inline constexpr const char* compute_device = "compute_device";
+inline constexpr const char* cuda_device_name = "cuda_device_name";
+inline constexpr const char* cuda_compute_capability = "cuda_compute_capability";
+inline constexpr const char* cuda_driver = "cuda_driver";
+inline constexpr const char* cuda_driver_cuda_version = "cuda_driver_cuda_version";
+inline constexpr const char* cuda_runtime_version = "cuda_runtime_version";
+inline constexpr const char* cublas_version = "cublas_version";
 // Tables (io/hdf5.h write_table).
 inline constexpr const char* table_columns = "columns";
 inline constexpr const char* table_column_units = "column_units";

@@ -10,16 +10,12 @@
 #include <fstream>
 #include <set>
 
+#include "backend/backend.h"
 #include "core/check.h"
 #include "core/log.h"
 #include "core/rng.h"
 #include "formats/safetensors.h"
-#include "model/ops/attention.h"
-#include "model/ops/cross_entropy.h"
-#include "model/ops/embedding.h"
 #include "model/ops/gelu.h"
-#include "model/ops/layernorm.h"
-#include "model/ops/linear.h"
 #include "model/ops/rotary.h"
 
 namespace llcpress {
@@ -34,16 +30,6 @@ int rotary_dims_of(const formats::NeoxConfig& config) {
 }
 
 std::string layer_prefix(int layer) { return fmt::format("gpt_neox.layers.{}.", layer); }
-
-void zero(float* buffer, std::int64_t count) {
-#pragma omp parallel for schedule(static) if (count > (1 << 16))
-  for (std::int64_t i = 0; i < count; ++i) buffer[i] = 0.0f;
-}
-
-void copy(float* destination, const float* source, std::int64_t count) {
-#pragma omp parallel for schedule(static) if (count > (1 << 16))
-  for (std::int64_t i = 0; i < count; ++i) destination[i] = source[i];
-}
 
 }  // namespace
 
@@ -143,7 +129,8 @@ struct GptNeox::Activations {
     std::size_t up_weight, up_bias, down_weight, down_bias;
   };
 
-  Activations(const formats::NeoxConfig& config, const ParameterTable& table, int max_batch, int max_seq_len)
+  Activations(backend::Backend& backend, const formats::NeoxConfig& config, const ParameterTable& table, int max_batch,
+              int max_seq_len)
       : hidden(config.hidden_size),
         intermediate(config.intermediate_size),
         vocab(config.vocab_size),
@@ -152,42 +139,54 @@ struct GptNeox::Activations {
         head_dim(head_dim_of(config)),
         rotary_dims(rotary_dims_of(config)),
         max_tokens(static_cast<std::int64_t>(max_batch) * max_seq_len),
-        gelu(*ops::gelu_kind_from_name(config.hidden_act)),
-        attention(max_seq_len, head_dim_of(config)) {
+        gelu(*ops::gelu_kind_from_name(config.hidden_act)) {
+    // Every buffer starts zeroed (as the host vectors it replaced did).
+    auto make = [&backend](backend::Buffer<float>& buffer, std::size_t count) {
+      buffer = backend::Buffer<float>(backend, count);
+      backend.zero(buffer.data(), static_cast<std::int64_t>(count));
+    };
     const auto tokens = static_cast<std::size_t>(max_tokens);
     const auto h = static_cast<std::size_t>(hidden), i = static_cast<std::size_t>(intermediate);
     const auto l = static_cast<std::size_t>(layers);
-    inputs.resize(tokens);
-    targets.resize(tokens);
-    residual.resize((l + 1) * layer_stride(hidden));
-    if (!config.use_parallel_residual) residual_mid.resize(l * layer_stride(hidden));
-    input_norm_out.resize(l * layer_stride(hidden));
-    post_norm_out.resize(l * layer_stride(hidden));
-    input_norm_mean.resize(l * layer_stride(1));
-    input_norm_rstd.resize(l * layer_stride(1));
-    post_norm_mean.resize(l * layer_stride(1));
-    post_norm_rstd.resize(l * layer_stride(1));
-    qkv.resize(l * layer_stride(3 * hidden));
-    attention_lse.resize(l * layer_stride(heads));
-    attention_out.resize(l * layer_stride(hidden));
-    mlp_pre.resize(l * layer_stride(intermediate));
-    mlp_act.resize(l * layer_stride(intermediate));
-    final_out.resize(tokens * h);
-    final_mean.resize(tokens);
-    final_rstd.resize(tokens);
-    logits.resize(tokens * static_cast<std::size_t>(vocab));
-    token_losses.resize(tokens);
-    logits_lse.resize(tokens);
-    d_residual.resize(tokens * h);
-    d_normalized.resize(tokens * h);
-    d_attention_out.resize(tokens * h);
-    d_qkv.resize(tokens * 3 * h);
-    d_mlp.resize(tokens * i);
+    inputs = backend::Buffer<std::int32_t>(backend, tokens);
+    targets = backend::Buffer<std::int32_t>(backend, tokens);
+    host_inputs.assign(tokens, 0);
+    host_targets.assign(tokens, 0);
+    make(residual, (l + 1) * layer_stride(hidden));
+    if (!config.use_parallel_residual) make(residual_mid, l * layer_stride(hidden));
+    make(input_norm_out, l * layer_stride(hidden));
+    make(post_norm_out, l * layer_stride(hidden));
+    make(input_norm_mean, l * layer_stride(1));
+    make(input_norm_rstd, l * layer_stride(1));
+    make(post_norm_mean, l * layer_stride(1));
+    make(post_norm_rstd, l * layer_stride(1));
+    make(qkv, l * layer_stride(3 * hidden));
+    make(attention_lse, l * layer_stride(heads));
+    make(attention_out, l * layer_stride(hidden));
+    make(mlp_pre, l * layer_stride(intermediate));
+    make(mlp_act, l * layer_stride(intermediate));
+    make(final_out, tokens * h);
+    make(final_mean, tokens);
+    make(final_rstd, tokens);
+    make(logits, tokens * static_cast<std::size_t>(vocab));
+    make(token_losses, tokens);
+    make(logits_lse, tokens);
+    make(d_residual, tokens * h);
+    make(d_normalized, tokens * h);
+    make(d_attention_out, tokens * h);
+    make(d_qkv, tokens * 3 * h);
+    make(d_mlp, tokens * i);
     const int half = rotary_dims / 2;
-    rotary_cos.resize(static_cast<std::size_t>(max_seq_len) * half);
-    rotary_sin.resize(static_cast<std::size_t>(max_seq_len) * half);
-    if (half > 0)
-      ops::rotary_tables(rotary_cos.data(), rotary_sin.data(), max_seq_len, rotary_dims, config.rotary_emb_base);
+    make(rotary_cos, static_cast<std::size_t>(max_seq_len) * half);
+    make(rotary_sin, static_cast<std::size_t>(max_seq_len) * half);
+    if (half > 0) {
+      // Computed on the host (fp32 angles as transformers does), uploaded once.
+      std::vector<float> cos_table(rotary_cos.size()), sin_table(rotary_sin.size());
+      ops::rotary_tables(cos_table.data(), sin_table.data(), max_seq_len, rotary_dims, config.rotary_emb_base);
+      rotary_cos.upload(cos_table);
+      rotary_sin.upload(sin_table);
+    }
+    backend.reserve_attention(max_seq_len, head_dim);
 
     embed_in = table.at("gpt_neox.embed_in.weight").offset;
     final_weight = table.at("gpt_neox.final_layer_norm.weight").offset;
@@ -212,13 +211,13 @@ struct GptNeox::Activations {
     constexpr std::size_t line = kBufferAlignment / sizeof(float);
     return (static_cast<std::size_t>(max_tokens * width) + line - 1) / line * line;
   }
-  float* at(AlignedVector<float>& buffer, int layer, std::int64_t width) {
+  float* at(backend::Buffer<float>& buffer, int layer, std::int64_t width) {
     return buffer.data() + static_cast<std::size_t>(layer) * layer_stride(width);
   }
 
   std::size_t bytes() const {
     std::size_t floats = 0;
-    for (const AlignedVector<float>* buffer :
+    for (const backend::Buffer<float>* buffer :
          {&residual,        &residual_mid,    &input_norm_out, &post_norm_out, &input_norm_mean,
           &input_norm_rstd, &post_norm_mean,  &post_norm_rstd, &qkv,           &attention_lse,
           &attention_out,   &mlp_pre,         &mlp_act,        &final_out,     &final_mean,
@@ -226,42 +225,43 @@ struct GptNeox::Activations {
           &d_normalized,    &d_attention_out, &d_qkv,          &d_mlp,         &rotary_cos,
           &rotary_sin})
       floats += buffer->size();
-    return floats * sizeof(float) + (inputs.size() + targets.size()) * sizeof(std::int32_t) + attention.bytes();
+    return floats * sizeof(float) + (inputs.size() + targets.size()) * sizeof(std::int32_t);
   }
 
   int hidden, intermediate, vocab, layers, heads, head_dim, rotary_dims;
   std::int64_t max_tokens;
   ops::GeluKind gelu;
-  ops::AttentionWorkspace attention;
 
-  AlignedVector<std::int32_t> inputs;    // (max_tokens)  tokens[:, :T] flattened
-  AlignedVector<std::int32_t> targets;   // (max_tokens)  tokens[:, 1:] flattened
-  AlignedVector<float> residual;         // (L + 1, max_tokens, H)  stream entering layer l; [L] after the last
-  AlignedVector<float> residual_mid;     // (L, max_tokens, H)  x + attention (sequential residual only)
-  AlignedVector<float> input_norm_out;   // (L, max_tokens, H)
-  AlignedVector<float> post_norm_out;    // (L, max_tokens, H)
-  AlignedVector<float> input_norm_mean;  // (L, max_tokens)
-  AlignedVector<float> input_norm_rstd;  // (L, max_tokens)
-  AlignedVector<float> post_norm_mean;   // (L, max_tokens)
-  AlignedVector<float> post_norm_rstd;   // (L, max_tokens)
-  AlignedVector<float> qkv;              // (L, max_tokens, 3H)  after rotary
-  AlignedVector<float> attention_lse;    // (L, max_batch, heads, max_seq_len) packed as (L, B, heads, T)
-  AlignedVector<float> attention_out;    // (L, max_tokens, H)  heads concatenated, before `dense`
-  AlignedVector<float> mlp_pre;          // (L, max_tokens, I)  before GELU
-  AlignedVector<float> mlp_act;          // (L, max_tokens, I)  after GELU
-  AlignedVector<float> final_out;        // (max_tokens, H)
-  AlignedVector<float> final_mean;       // (max_tokens)
-  AlignedVector<float> final_rstd;       // (max_tokens)
-  AlignedVector<float> logits;           // (max_tokens, V)  d(loss)/d(logits) after backward
-  AlignedVector<float> token_losses;     // (max_tokens)
-  AlignedVector<float> logits_lse;       // (max_tokens)
-  AlignedVector<float> d_residual;       // (max_tokens, H)
-  AlignedVector<float> d_normalized;     // (max_tokens, H)  gradient at a layer-norm output
-  AlignedVector<float> d_attention_out;  // (max_tokens, H)
-  AlignedVector<float> d_qkv;            // (max_tokens, 3H)
-  AlignedVector<float> d_mlp;            // (max_tokens, I)
-  AlignedVector<float> rotary_cos;       // (max_seq_len, rotary_dims / 2)
-  AlignedVector<float> rotary_sin;       // (max_seq_len, rotary_dims / 2)
+  std::vector<std::int32_t> host_inputs;   // (max_tokens)  validated tokens[:, :T] on the host, before upload
+  std::vector<std::int32_t> host_targets;  // (max_tokens)  validated tokens[:, 1:] on the host, before upload
+  backend::Buffer<std::int32_t> inputs;    // (max_tokens)  tokens[:, :T] flattened
+  backend::Buffer<std::int32_t> targets;   // (max_tokens)  tokens[:, 1:] flattened
+  backend::Buffer<float> residual;         // (L + 1, max_tokens, H)  stream entering layer l; [L] after the last
+  backend::Buffer<float> residual_mid;     // (L, max_tokens, H)  x + attention (sequential residual only)
+  backend::Buffer<float> input_norm_out;   // (L, max_tokens, H)
+  backend::Buffer<float> post_norm_out;    // (L, max_tokens, H)
+  backend::Buffer<float> input_norm_mean;  // (L, max_tokens)
+  backend::Buffer<float> input_norm_rstd;  // (L, max_tokens)
+  backend::Buffer<float> post_norm_mean;   // (L, max_tokens)
+  backend::Buffer<float> post_norm_rstd;   // (L, max_tokens)
+  backend::Buffer<float> qkv;              // (L, max_tokens, 3H)  after rotary
+  backend::Buffer<float> attention_lse;    // (L, max_batch, heads, max_seq_len) packed as (L, B, heads, T)
+  backend::Buffer<float> attention_out;    // (L, max_tokens, H)  heads concatenated, before `dense`
+  backend::Buffer<float> mlp_pre;          // (L, max_tokens, I)  before GELU
+  backend::Buffer<float> mlp_act;          // (L, max_tokens, I)  after GELU
+  backend::Buffer<float> final_out;        // (max_tokens, H)
+  backend::Buffer<float> final_mean;       // (max_tokens)
+  backend::Buffer<float> final_rstd;       // (max_tokens)
+  backend::Buffer<float> logits;           // (max_tokens, V)  d(loss)/d(logits) after backward
+  backend::Buffer<float> token_losses;     // (max_tokens)
+  backend::Buffer<float> logits_lse;       // (max_tokens)
+  backend::Buffer<float> d_residual;       // (max_tokens, H)
+  backend::Buffer<float> d_normalized;     // (max_tokens, H)  gradient at a layer-norm output
+  backend::Buffer<float> d_attention_out;  // (max_tokens, H)
+  backend::Buffer<float> d_qkv;            // (max_tokens, 3H)
+  backend::Buffer<float> d_mlp;            // (max_tokens, I)
+  backend::Buffer<float> rotary_cos;       // (max_seq_len, rotary_dims / 2)
+  backend::Buffer<float> rotary_sin;       // (max_seq_len, rotary_dims / 2)
 
   std::size_t embed_in = 0, final_weight = 0, final_bias = 0, embed_out = 0;
   std::vector<LayerOffsets> layer_offsets;
@@ -269,27 +269,75 @@ struct GptNeox::Activations {
 
 // ------------------------------------------------------------------ model
 
-GptNeox::GptNeox(const formats::NeoxConfig& config, int max_batch, int max_seq_len)
-    : config_(config), max_batch_(max_batch), max_seq_len_(max_seq_len) {
+GptNeox::GptNeox(const formats::NeoxConfig& config, int max_batch, int max_seq_len, backend::Backend& backend)
+    : config_(config), backend_(&backend), max_batch_(max_batch), max_seq_len_(max_seq_len) {
   validate_neox_config(config_, "GPT-NeoX config");
   LLC_CHECK(max_batch > 0 && max_seq_len > 0, ConfigError, "GptNeox", "pass a batch size and sequence length >= 1",
             "max_batch {} and max_seq_len {} must be positive", max_batch, max_seq_len);
   table_ = make_neox_parameter_table(config_);
-  parameters_.assign(table_.total_size(), 0.0f);
-  activations_ = std::make_unique<Activations>(config_, table_, max_batch, max_seq_len);
+  parameters_ = backend::Buffer<float>(backend, table_.total_size());
+  backend.zero(parameters_.data(), static_cast<std::int64_t>(parameters_.size()));
+  activations_ = std::make_unique<Activations>(backend, config_, table_, max_batch, max_seq_len);
 }
 
 GptNeox::~GptNeox() = default;
 
-std::unique_ptr<GptNeox> GptNeox::from_checkpoint(const formats::Checkpoint& checkpoint, int max_batch,
-                                                  int max_seq_len) {
-  auto model = std::make_unique<GptNeox>(checkpoint.config(), max_batch, max_seq_len);
+std::unique_ptr<GptNeox> GptNeox::from_checkpoint(const formats::Checkpoint& checkpoint, int max_batch, int max_seq_len,
+                                                  backend::Backend& backend) {
+  auto model = std::make_unique<GptNeox>(checkpoint.config(), max_batch, max_seq_len, backend);
   model->load(checkpoint);
   return model;
 }
 
-std::span<float> GptNeox::parameter(const std::string& name) {
-  return table_.slice(std::span<float>(parameters_), table_.at(name));
+std::span<float> GptNeox::parameter(const std::string& name) { return table_.slice(parameters(), table_.at(name)); }
+
+std::span<float> GptNeox::parameters() { return parameters_.host_span(); }
+std::span<const float> GptNeox::parameters() const { return parameters_.host_span(); }
+
+void GptNeox::read_parameters(std::span<float> host) const { parameters_.download(host); }
+
+void GptNeox::write_parameters(std::span<const float> host) {
+  parameters_.upload(host);
+  backward_ready_ = false;
+}
+
+void GptNeox::hold_reference() {
+  if (reference_.size() != parameters_.size()) reference_ = backend::Buffer<float>(*backend_, parameters_.size());
+  backend_->copy(reference_.data(), parameters_.data(), static_cast<std::int64_t>(parameters_.size()));
+}
+
+void GptNeox::restore_reference() {
+  LLC_REQUIRE(has_reference(), "restore_reference() before hold_reference()");
+  backend_->copy(parameters_.data(), reference_.data(), static_cast<std::int64_t>(parameters_.size()));
+  backward_ready_ = false;
+}
+
+void GptNeox::release_reference() { reference_ = backend::Buffer<float>(); }
+
+const float* GptNeox::reference_data() const {
+  LLC_REQUIRE(has_reference(), "reference_data() before hold_reference()");
+  return reference_.data();
+}
+
+// Runs `fill(values)` on a host array of view.size floats for each view and
+// stores the result in the parameters: in place for host memory, through a
+// staging array (one tensor at a time) for device memory.
+template <typename Fill>
+void GptNeox::fill_tensors(Fill fill) {
+  const bool host = parameters_.space() == backend::MemorySpace::Host;
+  std::vector<float> staging;
+  const auto& views = table_.views();
+  for (std::size_t index = 0; index < views.size(); ++index) {
+    const ParameterView& view = views[index];
+    float* values = parameters_.data() + view.offset;
+    if (!host) {
+      staging.resize(view.size);
+      values = staging.data();
+    }
+    fill(index, view, values);
+    if (!host) backend_->upload(parameters_.data() + view.offset, values, view.size * sizeof(float));
+  }
+  backward_ready_ = false;
 }
 
 void GptNeox::init_random(std::uint64_t seed, float init_std) {
@@ -299,10 +347,7 @@ void GptNeox::init_random(std::uint64_t seed, float init_std) {
   auto ends_with = [](const std::string& name, std::string_view suffix) {
     return name.size() >= suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
   };
-  const auto& views = table_.views();
-  for (std::size_t index = 0; index < views.size(); ++index) {
-    const ParameterView& view = views[index];
-    float* values = parameters_.data() + view.offset;
+  fill_tensors([&](std::size_t index, const ParameterView& view, float* values) {
     const bool is_weight = ends_with(view.name, ".weight");
     if (view.role == TensorRole::Norm) {
       std::fill(values, values + view.size, is_weight ? 1.0f : 0.0f);
@@ -314,7 +359,7 @@ void GptNeox::init_random(std::uint64_t seed, float init_std) {
       CounterRng(seed, stream_id(kInitStream, index))
           .fill_normal(values, view.size, 0, output_projection ? output_std : init_std);
     }
-  }
+  });
 }
 
 void GptNeox::load(const formats::Checkpoint& checkpoint) {
@@ -333,7 +378,7 @@ void GptNeox::load(const formats::Checkpoint& checkpoint) {
               theirs.use_parallel_residual, config_.use_parallel_residual, theirs.hidden_act, config_.hidden_act,
               theirs.layer_norm_eps, config_.layer_norm_eps);
   }
-  for (const ParameterView& view : table_.views()) {
+  fill_tensors([&](std::size_t, const ParameterView& view, float* values) {
     LLC_CHECK(checkpoint.contains(view.name), InputError, where,
               "the checkpoint must be a GPT-NeoX model with the config's layer count and HF tensor names",
               "tensor '{}' is missing", view.name);
@@ -345,8 +390,8 @@ void GptNeox::load(const formats::Checkpoint& checkpoint) {
     LLC_CHECK(formats::dtype_is_float(tensor.info.dtype), InputError, where,
               "weights must be stored as F32, F16, BF16 or F64", "tensor '{}' has dtype {}", view.name,
               formats::dtype_name(tensor.info.dtype));
-    tensor.copy_to_f32(parameters_.data() + view.offset);
-  }
+    tensor.copy_to_f32(values);
+  });
   std::vector<std::string> unexpected;
   for (const formats::TensorInfo& info : checkpoint.tensors())
     if (!table_.find(info.name) && !formats::is_ignored_buffer(info.name)) unexpected.push_back(info.name);
@@ -361,11 +406,21 @@ void GptNeox::save(const std::string& directory) const {
   std::filesystem::create_directories(directory, error);
   LLC_CHECK(!error, IoError, directory, "check the path and permissions", "cannot create the directory: {}",
             error.message());
+  // Device parameters are read back to the host once; host ones are used in place.
+  std::vector<float> host_copy;
+  std::span<const float> host_parameters;
+  if (parameters_.space() == backend::MemorySpace::Host) {
+    host_parameters = parameters_.host_span();
+  } else {
+    host_copy.resize(parameters_.size());
+    read_parameters(host_copy);
+    host_parameters = host_copy;
+  }
   std::vector<formats::TensorData> tensors;
   tensors.reserve(table_.views().size());
   for (const ParameterView& view : table_.views())
-    tensors.push_back(formats::TensorData::from_f32(
-        view.name, view.shape, std::span<const float>(parameters_).subspan(view.offset, view.size)));
+    tensors.push_back(
+        formats::TensorData::from_f32(view.name, view.shape, host_parameters.subspan(view.offset, view.size)));
   formats::write_safetensors(directory + "/model.safetensors", tensors, {{"format", "pt"}});
   const std::string config_path = directory + "/config.json";
   const std::string temporary = config_path + ".tmp";
@@ -390,6 +445,8 @@ double GptNeox::forward(const std::int32_t* tokens, int batch, int seq_len) {
   const std::int64_t rows = static_cast<std::int64_t>(batch) * seq_len;
   const int hidden = a.hidden, intermediate = a.intermediate, vocab = a.vocab;
   backward_ready_ = false;
+  // Tokens are checked once per batch on the host, before they go to the
+  // backend: no op ever reads device memory to validate them.
   for (int sequence = 0; sequence < batch; ++sequence) {
     const std::int32_t* window = tokens + static_cast<std::int64_t>(sequence) * (seq_len + 1);
     for (int t = 0; t <= seq_len; ++t) {
@@ -397,13 +454,16 @@ double GptNeox::forward(const std::int32_t* tokens, int batch, int seq_len) {
                 "the tokens must come from the model's tokenizer (vocab_size in config.json)",
                 "token {} is outside the vocabulary [0, {})", window[t], vocab);
     }
-    std::copy(window, window + seq_len, a.inputs.data() + static_cast<std::int64_t>(sequence) * seq_len);
-    std::copy(window + 1, window + seq_len + 1, a.targets.data() + static_cast<std::int64_t>(sequence) * seq_len);
+    std::copy(window, window + seq_len, a.host_inputs.data() + static_cast<std::int64_t>(sequence) * seq_len);
+    std::copy(window + 1, window + seq_len + 1, a.host_targets.data() + static_cast<std::int64_t>(sequence) * seq_len);
   }
+  backend::Backend& be = *backend_;
+  be.upload(a.inputs.data(), a.host_inputs.data(), static_cast<std::size_t>(rows) * sizeof(std::int32_t));
+  be.upload(a.targets.data(), a.host_targets.data(), static_cast<std::size_t>(rows) * sizeof(std::int32_t));
 
   const float* params = parameters_.data();
   const float eps = static_cast<float>(config_.layer_norm_eps);
-  ops::embedding_forward(a.at(a.residual, 0, hidden), a.inputs.data(), params + a.embed_in, rows, hidden);
+  be.embedding_forward(a.at(a.residual, 0, hidden), a.inputs.data(), params + a.embed_in, rows, hidden);
   for (int layer = 0; layer < a.layers; ++layer) {
     const Activations::LayerOffsets& w = a.layer_offsets[static_cast<std::size_t>(layer)];
     const float* x = a.at(a.residual, layer, hidden);   // (rows, H)
@@ -415,41 +475,43 @@ double GptNeox::forward(const std::int32_t* tokens, int batch, int seq_len) {
     float* mlp_pre = a.at(a.mlp_pre, layer, intermediate);
     float* mlp_act = a.at(a.mlp_act, layer, intermediate);
 
-    ops::layernorm_forward(input_norm, a.at(a.input_norm_mean, layer, 1), a.at(a.input_norm_rstd, layer, 1), x,
-                           params + w.input_norm_weight, params + w.input_norm_bias, rows, hidden, eps);
-    ops::linear_forward(qkv, input_norm, params + w.qkv_weight, params + w.qkv_bias, rows, hidden, 3 * hidden);
+    be.layernorm_forward(input_norm, a.at(a.input_norm_mean, layer, 1), a.at(a.input_norm_rstd, layer, 1), x,
+                         params + w.input_norm_weight, params + w.input_norm_bias, rows, hidden, eps);
+    be.linear_forward(qkv, input_norm, params + w.qkv_weight, params + w.qkv_bias, rows, hidden, 3 * hidden,
+                      /*accumulate=*/false);
     if (a.rotary_dims > 0)
-      ops::rotary_forward(qkv, a.rotary_cos.data(), a.rotary_sin.data(), batch, seq_len, a.heads, a.head_dim,
-                          a.rotary_dims);
-    ops::attention_forward(attention_out, a.at(a.attention_lse, layer, a.heads), qkv, batch, seq_len, a.heads,
-                           a.head_dim, a.attention);
+      be.rotary_forward(qkv, a.rotary_cos.data(), a.rotary_sin.data(), batch, seq_len, a.heads, a.head_dim,
+                        a.rotary_dims);
+    be.attention_forward(attention_out, a.at(a.attention_lse, layer, a.heads), qkv, batch, seq_len, a.heads,
+                         a.head_dim);
     // The MLP reads x (parallel residual) or x + attention (sequential).
     const float* mlp_input = x;
     if (config_.use_parallel_residual) {
-      copy(next, x, rows * hidden);
-      ops::linear_forward(next, attention_out, params + w.dense_weight, params + w.dense_bias, rows, hidden, hidden,
-                          /*accumulate=*/true);
+      be.copy(next, x, rows * hidden);
+      be.linear_forward(next, attention_out, params + w.dense_weight, params + w.dense_bias, rows, hidden, hidden,
+                        /*accumulate=*/true);
     } else {
       float* mid = a.at(a.residual_mid, layer, hidden);
-      copy(mid, x, rows * hidden);
-      ops::linear_forward(mid, attention_out, params + w.dense_weight, params + w.dense_bias, rows, hidden, hidden,
-                          /*accumulate=*/true);
-      copy(next, mid, rows * hidden);
+      be.copy(mid, x, rows * hidden);
+      be.linear_forward(mid, attention_out, params + w.dense_weight, params + w.dense_bias, rows, hidden, hidden,
+                        /*accumulate=*/true);
+      be.copy(next, mid, rows * hidden);
       mlp_input = mid;
     }
-    ops::layernorm_forward(post_norm, a.at(a.post_norm_mean, layer, 1), a.at(a.post_norm_rstd, layer, 1), mlp_input,
-                           params + w.post_norm_weight, params + w.post_norm_bias, rows, hidden, eps);
-    ops::linear_forward(mlp_pre, post_norm, params + w.up_weight, params + w.up_bias, rows, hidden, intermediate);
-    ops::gelu_forward(mlp_act, mlp_pre, rows * intermediate, a.gelu);
-    ops::linear_forward(next, mlp_act, params + w.down_weight, params + w.down_bias, rows, intermediate, hidden,
-                        /*accumulate=*/true);
+    be.layernorm_forward(post_norm, a.at(a.post_norm_mean, layer, 1), a.at(a.post_norm_rstd, layer, 1), mlp_input,
+                         params + w.post_norm_weight, params + w.post_norm_bias, rows, hidden, eps);
+    be.linear_forward(mlp_pre, post_norm, params + w.up_weight, params + w.up_bias, rows, hidden, intermediate,
+                      /*accumulate=*/false);
+    be.gelu_forward(mlp_act, mlp_pre, rows * intermediate, a.gelu);
+    be.linear_forward(next, mlp_act, params + w.down_weight, params + w.down_bias, rows, intermediate, hidden,
+                      /*accumulate=*/true);
   }
-  ops::layernorm_forward(a.final_out.data(), a.final_mean.data(), a.final_rstd.data(),
-                         a.at(a.residual, a.layers, hidden), params + a.final_weight, params + a.final_bias, rows,
-                         hidden, eps);
-  ops::linear_forward(a.logits.data(), a.final_out.data(), params + a.embed_out, nullptr, rows, hidden, vocab);
-  const double loss = ops::cross_entropy_forward(a.token_losses.data(), a.logits_lse.data(), a.logits.data(),
-                                                 a.targets.data(), rows, vocab);
+  be.layernorm_forward(a.final_out.data(), a.final_mean.data(), a.final_rstd.data(), a.at(a.residual, a.layers, hidden),
+                       params + a.final_weight, params + a.final_bias, rows, hidden, eps);
+  be.linear_forward(a.logits.data(), a.final_out.data(), params + a.embed_out, nullptr, rows, hidden, vocab,
+                    /*accumulate=*/false);
+  const double loss = be.cross_entropy_forward(a.token_losses.data(), a.logits_lse.data(), a.logits.data(),
+                                               a.targets.data(), rows, vocab);
   batch_ = batch;
   seq_len_ = seq_len;
   backward_ready_ = true;
@@ -467,6 +529,7 @@ void GptNeox::backward(std::span<float> gradient) {
   const int hidden = a.hidden, intermediate = a.intermediate, vocab = a.vocab;
   const float* params = parameters_.data();
   float* grads = gradient.data();
+  backend::Backend& be = *backend_;
   float* d_residual = a.d_residual.data();      // (rows, H)  d(loss)/d(residual stream)
   float* d_normalized = a.d_normalized.data();  // (rows, H)
   float* d_attention_out = a.d_attention_out.data();
@@ -475,14 +538,14 @@ void GptNeox::backward(std::span<float> gradient) {
   backward_ready_ = false;
 
   // The loss is a mean over rows; d_logits overwrite the logits in place.
-  ops::cross_entropy_backward(a.logits.data(), a.logits.data(), a.logits_lse.data(), a.targets.data(),
-                              1.0f / static_cast<float>(rows), rows, vocab);
-  ops::linear_backward(d_normalized, grads + a.embed_out, nullptr, a.logits.data(), a.final_out.data(),
-                       params + a.embed_out, rows, hidden, vocab);
-  zero(d_residual, rows * hidden);
-  ops::layernorm_backward(d_residual, grads + a.final_weight, grads + a.final_bias, d_normalized,
-                          a.at(a.residual, a.layers, hidden), a.final_mean.data(), a.final_rstd.data(),
-                          params + a.final_weight, rows, hidden);
+  be.cross_entropy_backward(a.logits.data(), a.logits.data(), a.logits_lse.data(), a.targets.data(),
+                            1.0f / static_cast<float>(rows), rows, vocab);
+  be.linear_backward(d_normalized, grads + a.embed_out, nullptr, a.logits.data(), a.final_out.data(),
+                     params + a.embed_out, rows, hidden, vocab);
+  be.zero(d_residual, rows * hidden);
+  be.layernorm_backward(d_residual, grads + a.final_weight, grads + a.final_bias, d_normalized,
+                        a.at(a.residual, a.layers, hidden), a.final_mean.data(), a.final_rstd.data(),
+                        params + a.final_weight, rows, hidden);
 
   for (int layer = a.layers - 1; layer >= 0; --layer) {
     const Activations::LayerOffsets& w = a.layer_offsets[static_cast<std::size_t>(layer)];
@@ -500,41 +563,47 @@ void GptNeox::backward(std::span<float> gradient) {
     // Sequential: y = m + M(LN₂m), m = x + A(LN₁x): the MLP branch first turns
     // dy into dm in place, then the attention branch reads dm.
     if (config_.use_parallel_residual)
-      ops::linear_backward(d_attention_out, grads + w.dense_weight, grads + w.dense_bias, d_residual, attention_out,
-                           params + w.dense_weight, rows, hidden, hidden);
-    ops::linear_backward(d_mlp, grads + w.down_weight, grads + w.down_bias, d_residual, mlp_act, params + w.down_weight,
-                         rows, intermediate, hidden);
-    ops::gelu_backward(d_mlp, d_mlp, mlp_pre, rows * intermediate, a.gelu);
-    ops::linear_backward(d_normalized, grads + w.up_weight, grads + w.up_bias, d_mlp, post_norm, params + w.up_weight,
-                         rows, hidden, intermediate);
-    ops::layernorm_backward(d_residual, grads + w.post_norm_weight, grads + w.post_norm_bias, d_normalized, mlp_input,
-                            a.at(a.post_norm_mean, layer, 1), a.at(a.post_norm_rstd, layer, 1),
-                            params + w.post_norm_weight, rows, hidden);
+      be.linear_backward(d_attention_out, grads + w.dense_weight, grads + w.dense_bias, d_residual, attention_out,
+                         params + w.dense_weight, rows, hidden, hidden);
+    be.linear_backward(d_mlp, grads + w.down_weight, grads + w.down_bias, d_residual, mlp_act, params + w.down_weight,
+                       rows, intermediate, hidden);
+    be.gelu_backward(d_mlp, d_mlp, mlp_pre, rows * intermediate, a.gelu);
+    be.linear_backward(d_normalized, grads + w.up_weight, grads + w.up_bias, d_mlp, post_norm, params + w.up_weight,
+                       rows, hidden, intermediate);
+    be.layernorm_backward(d_residual, grads + w.post_norm_weight, grads + w.post_norm_bias, d_normalized, mlp_input,
+                          a.at(a.post_norm_mean, layer, 1), a.at(a.post_norm_rstd, layer, 1),
+                          params + w.post_norm_weight, rows, hidden);
     if (!config_.use_parallel_residual)
-      ops::linear_backward(d_attention_out, grads + w.dense_weight, grads + w.dense_bias, d_residual, attention_out,
-                           params + w.dense_weight, rows, hidden, hidden);
-    ops::attention_backward(d_qkv, d_attention_out, attention_out, a.at(a.attention_lse, layer, a.heads), qkv, batch_,
-                            seq_len_, a.heads, a.head_dim, a.attention);
+      be.linear_backward(d_attention_out, grads + w.dense_weight, grads + w.dense_bias, d_residual, attention_out,
+                         params + w.dense_weight, rows, hidden, hidden);
+    be.attention_backward(d_qkv, d_attention_out, attention_out, a.at(a.attention_lse, layer, a.heads), qkv, batch_,
+                          seq_len_, a.heads, a.head_dim);
     if (a.rotary_dims > 0)
-      ops::rotary_backward(d_qkv, a.rotary_cos.data(), a.rotary_sin.data(), batch_, seq_len_, a.heads, a.head_dim,
-                           a.rotary_dims);
-    ops::linear_backward(d_normalized, grads + w.qkv_weight, grads + w.qkv_bias, d_qkv, input_norm,
-                         params + w.qkv_weight, rows, hidden, 3 * hidden);
-    ops::layernorm_backward(d_residual, grads + w.input_norm_weight, grads + w.input_norm_bias, d_normalized, x,
-                            a.at(a.input_norm_mean, layer, 1), a.at(a.input_norm_rstd, layer, 1),
-                            params + w.input_norm_weight, rows, hidden);
+      be.rotary_backward(d_qkv, a.rotary_cos.data(), a.rotary_sin.data(), batch_, seq_len_, a.heads, a.head_dim,
+                         a.rotary_dims);
+    be.linear_backward(d_normalized, grads + w.qkv_weight, grads + w.qkv_bias, d_qkv, input_norm, params + w.qkv_weight,
+                       rows, hidden, 3 * hidden);
+    be.layernorm_backward(d_residual, grads + w.input_norm_weight, grads + w.input_norm_bias, d_normalized, x,
+                          a.at(a.input_norm_mean, layer, 1), a.at(a.input_norm_rstd, layer, 1),
+                          params + w.input_norm_weight, rows, hidden);
   }
-  zero(grads + a.embed_in, static_cast<std::int64_t>(vocab) * hidden);
-  ops::embedding_backward(grads + a.embed_in, d_residual, a.inputs.data(), rows, hidden);
+  be.zero(grads + a.embed_in, static_cast<std::int64_t>(vocab) * hidden);
+  be.embedding_backward(grads + a.embed_in, d_residual, a.inputs.data(), rows, hidden);
 }
 
 std::span<const float> GptNeox::logits() const {
-  return std::span<const float>(activations_->logits)
-      .first(static_cast<std::size_t>(batch_) * seq_len_ * static_cast<std::size_t>(activations_->vocab));
+  return activations_->logits.host_span().first(static_cast<std::size_t>(batch_) * seq_len_ *
+                                                static_cast<std::size_t>(activations_->vocab));
+}
+
+void GptNeox::read_logits(std::span<float> host) const {
+  const std::size_t count = static_cast<std::size_t>(batch_) * seq_len_ * static_cast<std::size_t>(activations_->vocab);
+  LLC_REQUIRE(host.size() == count, "read_logits: {} floats for {} logits", host.size(), count);
+  backend_->download(host.data(), activations_->logits.data(), count * sizeof(float));
 }
 
 std::span<const float> GptNeox::token_losses() const {
-  return std::span<const float>(activations_->token_losses).first(static_cast<std::size_t>(batch_) * seq_len_);
+  return activations_->token_losses.host_span().first(static_cast<std::size_t>(batch_) * seq_len_);
 }
 
 std::size_t GptNeox::activation_bytes() const { return activations_->bytes(); }

@@ -1,4 +1,4 @@
-// GPT-NeoX (Pythia) on the CPU, exactly as Hugging Face transformers computes
+// GPT-NeoX (Pythia) on any backend, exactly as Hugging Face transformers computes
 // it in fp32 (REFERENCE.md §1): embedding, L layers of
 //   parallel residual   x ← x + Attn(LN₁(x)) + MLP(LN₂(x))
 //   sequential residual x ← x + Attn(LN₁(x));  x ← x + MLP(LN₂(x))
@@ -7,6 +7,11 @@
 // unembedding. forward() returns the mean next-token cross-entropy of a token
 // batch; backward() writes d(mean loss)/d(parameters) into a flat buffer laid
 // out like parameters().
+//
+// Backend: every op goes through the backend::Backend& given at construction
+// (backend/backend.h; the CPU backend by default); parameters, activations
+// and w* are Buffers of that backend's memory. The control flow below is the
+// only copy of the model for every backend.
 //
 // Memory: parameters live in one flat fp32 buffer (ParameterTable names the
 // checkpoint tensors). Activations are allocated once, in the constructor, for
@@ -33,6 +38,7 @@
 #include <string>
 #include <vector>
 
+#include "backend/backend.h"
 #include "formats/checkpoint.h"
 #include "model/aligned_allocator.h"
 #include "model/parameters.h"
@@ -61,20 +67,41 @@ class GptNeox {
  public:
   // Allocates parameters (zero) and activations for up to `max_batch`
   // sequences of up to `max_seq_len` tokens. Validates the config.
-  GptNeox(const formats::NeoxConfig& config, int max_batch, int max_seq_len);
+  GptNeox(const formats::NeoxConfig& config, int max_batch, int max_seq_len,
+          backend::Backend& backend = backend::default_backend());
   ~GptNeox();
   GptNeox(const GptNeox&) = delete;
   GptNeox& operator=(const GptNeox&) = delete;
 
   // Config from the checkpoint's config.json, weights loaded.
-  static std::unique_ptr<GptNeox> from_checkpoint(const formats::Checkpoint& checkpoint, int max_batch,
-                                                  int max_seq_len);
+  static std::unique_ptr<GptNeox> from_checkpoint(const formats::Checkpoint& checkpoint, int max_batch, int max_seq_len,
+                                                  backend::Backend& backend = backend::default_backend());
 
   const formats::NeoxConfig& config() const { return config_; }
   const ParameterTable& parameter_table() const { return table_; }
-  std::span<float> parameters() { return parameters_; }
-  std::span<const float> parameters() const { return parameters_; }
+  backend::Backend& backend() const { return *backend_; }
+  // The flat parameters in the backend's memory (pass .data() to its ops).
+  backend::Buffer<float>& parameter_buffer() { return parameters_; }
+  const backend::Buffer<float>& parameter_buffer() const { return parameters_; }
+  // Host view of the parameters; only for host-memory backends (throws
+  // UnsupportedOp otherwise: use read_parameters / write_parameters).
+  std::span<float> parameters();
+  std::span<const float> parameters() const;
+  // host ← parameters, parameters ← host (host.size() == num_parameters()).
+  void read_parameters(std::span<float> host) const;
+  void write_parameters(std::span<const float> host);
   std::size_t num_parameters() const { return parameters_.size(); }
+
+  // w*, the model's ONE copy of the reference parameters (the runner, the
+  // held-out loss of a sweep and the sampler's localization all read this
+  // one): hold_reference() copies the current parameters into it (allocating
+  // it the first time), restore_reference() copies it back.
+  void hold_reference();
+  void restore_reference();
+  void release_reference();
+  bool has_reference() const { return !reference_.empty(); }
+  // (num_parameters) in the backend's memory.
+  const float* reference_data() const;
   int max_batch() const { return max_batch_; }
   int max_seq_len() const { return max_seq_len_; }
   // A view of one named tensor inside parameters() (throws InputError when absent).
@@ -106,27 +133,37 @@ class GptNeox {
   // forward() under the name evaluation call sites read better with.
   double loss(const std::int32_t* tokens, int batch, int seq_len) { return forward(tokens, batch, seq_len); }
   // After forward(): writes (does not accumulate) d(mean loss)/d(parameters)
-  // into `gradient` (size num_parameters()). Overwrites the logits buffer with
+  // into `gradient` (size num_parameters(), in the backend's memory: a
+  // Buffer of the same backend). Overwrites the logits buffer with
   // d(loss)/d(logits): logits() is valid from forward() until backward().
   void backward(std::span<float> gradient);
 
-  // (batch, seq_len, V) row-major logits of the last forward().
+  // (batch, seq_len, V) row-major logits of the last forward() (host-memory
+  // backends only).
   std::span<const float> logits() const;
+  // host ← the logits of the last forward() (batch·seq_len·V floats), any backend.
+  void read_logits(std::span<float> host) const;
   // Per-position losses (batch, seq_len) of the last forward().
   std::span<const float> token_losses() const;
   int last_batch() const { return batch_; }
   int last_seq_len() const { return seq_len_; }
 
-  // Bytes held for activations and scratch (reported by benchmarks).
+  // Bytes held for activations (reported by benchmarks; the attention
+  // workspace belongs to the backend: CpuBackend::workspace_bytes).
   std::size_t activation_bytes() const;
 
   static constexpr std::uint64_t kInitStream = 0x6e656f78696e6974ull;  // "neoxinit"
 
  private:
   struct Activations;
+  template <typename Fill>
+  void fill_tensors(Fill fill);
+
   formats::NeoxConfig config_;
+  backend::Backend* backend_;
   ParameterTable table_;
-  AlignedVector<float> parameters_;  // 64-byte aligned: see aligned_allocator.h
+  backend::Buffer<float> parameters_;  // (num_parameters) 64-byte aligned: see aligned_allocator.h
+  backend::Buffer<float> reference_;   // (num_parameters) w*, empty until hold_reference()
   int max_batch_ = 0, max_seq_len_ = 0;
   int batch_ = 0, seq_len_ = 0;  // of the last forward
   bool backward_ready_ = false;

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <span>
 
+#include "backend/backend.h"
 #include "model/parameters.h"
 
 namespace llcpress {
@@ -18,16 +19,34 @@ struct Batch {
   std::span<const std::int64_t> samples;
 };
 
-enum class MemorySpace : std::uint8_t { Host, Device };
+using backend::MemorySpace;
 
 class LossModel {
  public:
   virtual ~LossModel() = default;
 
-  // The flat parameter buffer (host or device memory, see memory_space()).
+  // The backend whose ops and memory the model uses (the CPU backend unless
+  // the model says otherwise). Samplers run their step on it.
+  virtual backend::Backend& backend() { return backend::default_backend(); }
+  MemorySpace memory_space() { return backend().memory_space(); }
+
+  // The flat parameter buffer, in the backend's memory (pass .data() to the
+  // backend's ops; host code dereferences it only when memory_space() is Host).
   virtual std::span<float> parameters() = 0;
   virtual const ParameterTable& parameter_table() const = 0;
-  virtual MemorySpace memory_space() const { return MemorySpace::Host; }
+  // host ← parameters and parameters ← host (size parameters().size()): the
+  // way host code reads or sets parameters whatever memory they live in.
+  virtual void read_parameters(std::span<float> host);
+  virtual void write_parameters(std::span<const float> host);
+
+  // w*, held ONCE per model: hold_reference() copies the current parameters
+  // into the model's reference buffer (allocated on first use),
+  // restore_reference() copies it back, reference() is it, in the backend's
+  // memory (empty before hold_reference()). Models that share parameters
+  // (two NeoxLossModels on one GptNeox) share w* too.
+  virtual void hold_reference();
+  virtual void restore_reference();
+  virtual std::span<const float> reference();
 
   // Number of samples the Batch indices range over, and the size n that
   // enters nβ = n·β when the caller does not set nβ directly.
@@ -40,6 +59,9 @@ class LossModel {
   // Mean loss, and its gradient written (not accumulated) into `gradient`
   // (same size and memory space as parameters()).
   virtual double loss_and_grad(Batch batch, std::span<float> gradient) = 0;
+
+ private:
+  backend::Buffer<float> reference_;  // (parameters) w*, for models that do not keep their own
 };
 
 }  // namespace llcpress

@@ -46,21 +46,18 @@ double NeoxLossModel::loss_and_grad(Batch batch, std::span<float> gradient) {
   }
   // Larger than the activation buffers: the mean gradient is the
   // count-weighted mean of the chunk gradients.
-  if (chunk_gradient_.size() != gradient.size()) chunk_gradient_.assign(gradient.size(), 0.0f);
-  std::fill(gradient.begin(), gradient.end(), 0.0f);
+  backend::Backend& be = model_->backend();
+  if (chunk_gradient_.size() != gradient.size()) chunk_gradient_ = backend::Buffer<float>(be, gradient.size());
+  be.zero(gradient.data(), static_cast<std::int64_t>(gradient.size()));
   double weighted_sum = 0.0;
   for (std::size_t begin = 0; begin < total; begin += chunk_size) {
     const std::size_t count = std::min(chunk_size, total - begin);
     std::span<std::int32_t> tokens(tokens_.data(), count * window);
     batches_.read(batch.samples.subspan(begin, count), tokens);
     weighted_sum += model_->forward(tokens.data(), static_cast<int>(count), seq_len()) * static_cast<double>(count);
-    model_->backward(chunk_gradient_);
+    model_->backward({chunk_gradient_.data(), chunk_gradient_.size()});
     const float weight = static_cast<float>(static_cast<double>(count) / static_cast<double>(total));
-    float* destination = gradient.data();
-    const float* source = chunk_gradient_.data();
-    const std::int64_t size = static_cast<std::int64_t>(gradient.size());
-#pragma omp parallel for schedule(static)
-    for (std::int64_t i = 0; i < size; ++i) destination[i] += weight * source[i];
+    be.add_scaled(gradient.data(), chunk_gradient_.data(), weight, static_cast<std::int64_t>(gradient.size()));
   }
   return weighted_sum / static_cast<double>(total);
 }

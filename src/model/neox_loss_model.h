@@ -19,7 +19,19 @@ class NeoxLossModel : public LossModel {
   // `model` and `dataset` must outlive this object. seq_len <= model.max_seq_len().
   NeoxLossModel(GptNeox& model, const formats::MegatronDataset& dataset, int seq_len);
 
-  std::span<float> parameters() override { return model_->parameters(); }
+  backend::Backend& backend() override { return model_->backend(); }
+  std::span<float> parameters() override {
+    return {model_->parameter_buffer().data(), model_->parameter_buffer().size()};
+  }
+  void read_parameters(std::span<float> host) override { model_->read_parameters(host); }
+  void write_parameters(std::span<const float> host) override { model_->write_parameters(host); }
+  // w* is the GptNeox's one copy (shared by every NeoxLossModel on it).
+  void hold_reference() override { model_->hold_reference(); }
+  void restore_reference() override { model_->restore_reference(); }
+  std::span<const float> reference() override {
+    if (!model_->has_reference()) return {};
+    return {model_->reference_data(), model_->num_parameters()};
+  }
   const ParameterTable& parameter_table() const override { return model_->parameter_table(); }
   std::size_t num_samples() const override { return batches_.num_sequences(); }
   std::size_t max_batch_size() const override { return static_cast<std::size_t>(model_->max_batch()); }
@@ -38,8 +50,8 @@ class NeoxLossModel : public LossModel {
  private:
   GptNeox* model_;
   TokenBatches batches_;
-  std::vector<std::int32_t> tokens_;   // (max_batch, seq_len + 1)
-  std::vector<float> chunk_gradient_;  // (num_parameters) only for batches above max_batch
+  std::vector<std::int32_t> tokens_;       // (max_batch, seq_len + 1)
+  backend::Buffer<float> chunk_gradient_;  // (num_parameters) only for batches above max_batch
 };
 
 }  // namespace llcpress

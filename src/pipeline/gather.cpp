@@ -154,6 +154,8 @@ GatherSummary gather_results(const Plan& plan) {
         if (status.state == ShardState::Done) ++summary.shards_done;
         if (status.state == ShardState::Failed) ++summary.shards_failed;
         if (status.state == ShardState::Missing) ++summary.shards_missing;
+        if (status.state == ShardState::Stale) ++summary.shards_stale;
+        if (status.state == ShardState::Bad) ++summary.shards_bad;
       }
       if (status.state != ShardState::Done || (shard.task == "llc") != (pass == 0)) continue;
       const std::string path = plan.shard_path(shard.id);
@@ -192,6 +194,8 @@ GatherSummary gather_results(const Plan& plan) {
   root.set_attribute("shards_done", static_cast<std::int64_t>(summary.shards_done));
   root.set_attribute("shards_failed", static_cast<std::int64_t>(summary.shards_failed));
   root.set_attribute("shards_missing", static_cast<std::int64_t>(summary.shards_missing));
+  root.set_attribute("shards_stale", static_cast<std::int64_t>(summary.shards_stale));
+  root.set_attribute("shards_bad", static_cast<std::int64_t>(summary.shards_bad));
 
   std::vector<std::string> shard_model, shard_task, shard_checkpoint;
   std::vector<std::int64_t> shard_id, shard_step;
@@ -208,8 +212,9 @@ GatherSummary gather_results(const Plan& plan) {
       .add("step", shard_step, "steps", "training step of the checkpoint (-1 when the path has no step<k>)")
       .add("task", shard_task, "", "llc or a compression method")
       .add("checkpoint", shard_checkpoint, "", "checkpoint path")
-      .add("state", state, "", "done | failed | missing when gathered")
-      .add("reason", reason, "", "the recorded error of a failed shard")
+      .add("state", state, "",
+           "done | stale | bad | failed | missing when gathered (only done shards are in the tables)")
+      .add("reason", reason, "", "failed: the recorded error; stale: the settings that differ; bad: why unreadable")
       .add("rank", rank, "", "MPI rank that wrote the shard (-1 unless done)")
       .add("wall_seconds", wall_seconds, "s", "wall time of the shard (NaN unless done)");
   io::write_table(root, "tables/shards", shards, "one row per planned shard");

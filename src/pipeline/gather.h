@@ -20,12 +20,15 @@ namespace llcpress {
 struct GatherSummary {
   std::string path;  // OUT/results.h5
   int shards_done = 0, shards_failed = 0, shards_missing = 0;
+  int shards_stale = 0, shards_bad = 0;  // present but not gathered (pipeline/runner.h)
   std::int64_t llc_rows = 0, critical_rows = 0, curve_rows = 0;
 };
 
 // Reads every done shard of the plan (IoError naming a shard file that cannot
-// be read) and writes OUT/results.h5 atomically. Failed and missing shards
-// appear only in /tables/shards; the caller decides whether that is an error.
+// be read) and writes OUT/results.h5 atomically. Stale (made with other
+// settings than the plan), bad, failed and missing shards appear only in
+// /tables/shards, with their state and reason; the caller decides whether
+// that is an error.
 GatherSummary gather_results(const Plan& plan);
 
 }  // namespace llcpress

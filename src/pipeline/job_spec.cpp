@@ -125,21 +125,78 @@ nlohmann::json JobSpec::resolved() const {
     else if (auto* list = boost::any_cast<std::vector<std::string>>(&any))
       json[key] = *list;
   }
-  json["job.path"] = path;
+  // Paths as absolute as the plan stores them: a record that does not depend on
+  // the directory a later command runs in.
+  auto absolute = [](const std::string& text) {
+    return text.empty() ? text : fs::absolute(text).lexically_normal().string();
+  };
+  for (const char* key : {"job.output", "data.prefix", "data.heldout_prefix"})
+    if (json.contains(key)) json[key] = absolute(json[key].get<std::string>());
+  for (const char* key : {"models.model", "models.data", "models.heldout"}) {
+    if (!json.contains(key)) continue;
+    for (auto& entry : json[key]) {
+      // NAME:PATH[,PATH...]; the name has no ':' (load_job splits at the first one).
+      const std::string text = entry.get<std::string>();
+      const auto colon = text.find(':');
+      if (colon == std::string::npos) continue;
+      std::string paths;
+      for (const auto& part : split(text.substr(colon + 1), ',')) {
+        if (!paths.empty()) paths += ',';
+        paths += absolute(part);
+      }
+      entry = text.substr(0, colon + 1) + paths;
+    }
+  }
+  json["job.path"] = path.empty() ? path : absolute(path);
   return json;
 }
 
-JobSpec load_job(const std::string& path, const std::vector<std::string>& overrides) {
-  LLC_CHECK(fs::is_regular_file(path), ConfigError, path, "pass the path of a job .ini file (see jobs/demo.ini)",
-            "job file not found");
+void reject_negative_unsigned(const po::parsed_options& parsed, const std::string& where) {
+  if (parsed.description == nullptr) return;
+  for (const auto& option : parsed.options) {
+    const po::option_description* description = parsed.description->find_nothrow(option.string_key, false);
+    if (description == nullptr) continue;
+    const auto* semantic = description->semantic().get();
+    const bool is_unsigned = dynamic_cast<const po::typed_value<unsigned long>*>(semantic) != nullptr ||
+                             dynamic_cast<const po::typed_value<unsigned long long>*>(semantic) != nullptr ||
+                             dynamic_cast<const po::typed_value<unsigned int>*>(semantic) != nullptr;
+    if (!is_unsigned) continue;
+    for (const auto& text : option.value) {
+      const auto first = text.find_first_not_of(" \t");
+      LLC_CHECK(first == std::string::npos || text[first] != '-', ConfigError, option.string_key,
+                "give an integer from 0 to 18446744073709551615", "'{}' is negative (in {})", text, where);
+    }
+  }
+}
+
+namespace {
+
+// load_job and load_job_from_resolved: `config` holds INI text (possibly
+// empty), `overrides` command-line tokens that take precedence over it.
+// `preset`: key -> value pairs stored as they are, before everything else
+// (load_job_from_resolved; no command-line syntax in between, so an empty or
+// '-'-led value needs no quoting).
+JobSpec parse_job(std::istream& config, const std::string& path, const std::vector<std::string>& overrides,
+                  const std::vector<po::option>& preset = {}) {
   po::options_description options = job_options();
   JobSpec job;
   job.path = path;
   try {
+    if (!preset.empty()) {
+      po::parsed_options parsed(&options);
+      parsed.options = preset;
+      reject_negative_unsigned(parsed, path);
+      po::store(parsed, job.values);
+    }
     // Command-line overrides are stored first: Boost keeps the first value stored.
-    if (!overrides.empty()) po::store(po::command_line_parser(overrides).options(options).run(), job.values);
-    std::ifstream file(path);
-    po::store(po::parse_config_file(file, options, /*allow_unregistered=*/false), job.values);
+    if (!overrides.empty()) {
+      auto parsed = po::command_line_parser(overrides).options(options).run();
+      reject_negative_unsigned(parsed, "the command line");
+      po::store(parsed, job.values);
+    }
+    auto parsed = po::parse_config_file(config, options, /*allow_unregistered=*/false);
+    reject_negative_unsigned(parsed, path);
+    po::store(parsed, job.values);
     po::notify(job.values);
   } catch (const po::error& error) {
     throw ConfigError(error.what(), path, "docs/job-spec.md lists every key; check spelling and section");
@@ -241,6 +298,36 @@ JobSpec load_job(const std::string& path, const std::vector<std::string>& overri
     if (kind && kind->validate) kind->validate(job);
   }
   SlurmSettings::from_job(job);  // validates the [slurm] keys now, not at submit time
+  return job;
+}
+
+}  // namespace
+
+JobSpec load_job(const std::string& path, const std::vector<std::string>& overrides) {
+  LLC_CHECK(fs::is_regular_file(path), ConfigError, path, "pass the path of a job .ini file (see jobs/demo.ini)",
+            "job file not found");
+  std::ifstream file(path);
+  return parse_job(file, path, overrides);
+}
+
+JobSpec load_job_from_resolved(const nlohmann::json& resolved, const std::string& where) {
+  LLC_CHECK(resolved.is_object(), InputError, where, "re-run `llcpress plan JOB.ini`", "no resolved job settings");
+  // Every key with its value as text (doubles print with round-trip precision);
+  // a list becomes one value per element, as a repeated key would.
+  std::vector<po::option> preset;
+  for (const auto& [key, value] : resolved.items()) {
+    if (key == "job.path") continue;
+    std::vector<std::string> texts;
+    if (value.is_array()) {
+      for (const auto& element : value) texts.push_back(element.get<std::string>());
+    } else {
+      texts.push_back(value.is_string() ? value.get<std::string>() : value.dump());
+    }
+    for (const auto& text : texts) preset.emplace_back(key, std::vector<std::string>{text});
+  }
+  std::istringstream no_file;
+  JobSpec job = parse_job(no_file, where, {}, preset);
+  job.path = resolved.value("job.path", std::string());
   return job;
 }
 

@@ -86,7 +86,10 @@ struct JobSpec {
   po::variables_map values;
   // Tasks in plan order: "llc" (when enabled) then the methods.
   std::vector<std::string> tasks() const;
-  nlohmann::json resolved() const;  // the resolved configuration, stored in every output
+  // The resolved configuration, stored in every output. Paths (job.output,
+  // data prefixes, model patterns) are made absolute against the current
+  // directory, so the record does not depend on where a later command runs.
+  nlohmann::json resolved() const;
 };
 
 // Every key a job file may hold, with defaults and help text.
@@ -98,5 +101,17 @@ po::options_description job_options();
 // command line; the plan stores them made absolute, so later stages (run,
 // rerun, SLURM array tasks) do not depend on where they are started.
 JobSpec load_job(const std::string& path, const std::vector<std::string>& overrides = {});
+
+// Rebuilds a job from its resolved configuration (JobSpec::resolved(), as
+// stored in plan.json), without reading the job file: the plan is
+// self-contained, so a run directory can be moved, copied or archived away
+// from its job file, and editing the job file changes nothing until the job is
+// planned again. `where` names the source in errors (e.g. OUT/plan.json).
+JobSpec load_job_from_resolved(const nlohmann::json& resolved, const std::string& where);
+
+// Boost converts "-1" to an unsigned option by wrapping it (seed = -1 became
+// 18446744073709551615). Throws ConfigError naming the key for any value of an
+// unsigned-typed option that is written with a minus sign.
+void reject_negative_unsigned(const po::parsed_options& parsed, const std::string& where);
 
 }  // namespace llcpress

@@ -2,7 +2,7 @@
 
 #include <mpi.h>
 
-#include "core/check_mpi.h"
+#include "pipeline/check_mpi.h"
 #include "core/log.h"
 
 namespace llcpress {

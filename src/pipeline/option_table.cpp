@@ -105,6 +105,13 @@ namespace {
 
 std::string code(const std::string& text) { return text.empty() ? "" : "`" + text + "`"; }
 
+// A table cell: '|' would end it.
+std::string cell(const std::string& text) {
+  std::string out;
+  for (char c : text) out += c == '|' ? std::string("\\|") : std::string(1, c);
+  return out;
+}
+
 }  // namespace
 
 std::string options_markdown(const nlohmann::json& table) {
@@ -114,7 +121,7 @@ std::string options_markdown(const nlohmann::json& table) {
   for (const auto& row : table["options"]) {
     const std::string job = row["job"].get<std::string>(), note = row["job_note"].get<std::string>();
     std::string job_cell = job.empty() ? "—" : code(job);
-    if (!note.empty()) job_cell += " (" + note + ")";
+    if (!note.empty()) job_cell += " (" + cell(note) + ")";
     const std::string cli = row["cli"].get<std::string>();
     const std::string default_text =
         row["has_default"].get<bool>()
@@ -122,14 +129,15 @@ std::string options_markdown(const nlohmann::json& table) {
             : "(the method's)";
     out += fmt::format("| {} | {} | {} | {} | {} | {} | `{}` |\n", job_cell, cli.empty() ? "—" : code(cli),
                        row["type"].get<std::string>(), default_text, code(row["unit"].get<std::string>()),
-                       row["help"].get<std::string>(), row["field"].get<std::string>());
+                       cell(row["help"].get<std::string>()), row["field"].get<std::string>());
     for (const auto& [command, entry] : row["command_defaults"].items())
-      overrides += fmt::format("| `{}` | {} | {} | {} |\n", command, code(row["cli"].get<std::string>()),
-                               code(entry["default"].get<std::string>()), entry["why"].get<std::string>());
+      overrides += fmt::format("| `{}` | {} | {} | {} |\n", command,
+                               code(row[command == "job" ? "job" : "cli"].get<std::string>()),
+                               code(entry["default"].get<std::string>()), cell(entry["why"].get<std::string>()));
   }
   if (!overrides.empty())
     out +=
-        "\nCommands whose defaults differ from the table's:\n\n| command | option | default there | why |\n"
+        "\nWhere the default differs from the table's:\n\n| where | option | default there | why |\n"
         "|---|---|---|---|\n" +
         overrides;
   return out;

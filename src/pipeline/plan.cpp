@@ -10,6 +10,7 @@
 #include "core/check.h"
 #include "formats/atomic_file.h"
 #include "formats/megatron.h"
+#include "pipeline/shard_settings.h"
 
 namespace llcpress {
 
@@ -30,6 +31,18 @@ std::string Plan::shard_file_name(int id) { return fmt::format("{:05}.h5", id); 
 
 std::string Plan::shard_path(int id) const { return (fs::path(output) / "shards" / shard_file_name(id)).string(); }
 
+std::string Plan::plan_path() const { return (fs::path(output) / "plan.json").string(); }
+
+JobSpec Plan::job() const {
+  JobSpec job = load_job_from_resolved(job_resolved, plan_path());
+  job.output = output;
+  return job;
+}
+
+nlohmann::json Plan::shard_settings(int id) const { return llcpress::shard_settings(job_resolved, shards.at(id)); }
+
+std::string Plan::shard_settings_digest(int id) const { return settings_digest(shard_settings(id)); }
+
 nlohmann::json Plan::to_json() const {
   nlohmann::json shard_list = nlohmann::json::array();
   for (const auto& shard : shards)
@@ -40,7 +53,10 @@ nlohmann::json Plan::to_json() const {
                           {"task", shard.task},
                           {"data_prefix", shard.data_prefix},
                           {"heldout_prefix", shard.heldout_prefix},
-                          {"file", "shards/" + shard_file_name(shard.id)}});
+                          {"file", "shards/" + shard_file_name(shard.id)},
+                          {"settings_sha256", shard_settings_digest(shard.id)}});
+  // "output" records where the plan was written; load() ignores it (a moved
+  // run is found where it is) and file paths are relative to the run.
   return {{"plan_version", 1},      {"job_path", job_path}, {"output", output},
           {"overrides", overrides}, {"job", job_resolved},  {"estimated_token_passes", estimated_token_passes},
           {"shards", shard_list}};
@@ -86,7 +102,13 @@ Plan Plan::load(const std::string& output_directory) {
     throw InputError(fmt::format("plan.json is not valid JSON: {}", error.what()), path,
                      "re-run `llcpress plan JOB.ini`");
   }
-  return from_json(json, path);
+  Plan plan = from_json(json, path);
+  // The run is where it was found, not where it was planned: a moved or copied
+  // run directory works on itself and never touches the original.
+  fs::path directory = fs::absolute(output_directory).lexically_normal();
+  if (!directory.has_filename()) directory = directory.parent_path();  // "out/run/"
+  plan.output = directory.string();
+  return plan;
 }
 
 void Plan::save() const {

@@ -23,8 +23,11 @@ struct Shard {
 };
 
 struct Plan {
-  std::string job_path;                // absolute
-  std::string output;                  // absolute output directory
+  std::string job_path;  // absolute; informational: commands run from job_resolved, not from this file
+  // Absolute output directory: always the directory the plan was loaded from
+  // (load() rebases it), never the one recorded when it was written, so a run
+  // can be moved or copied and every command works on the copy it is given.
+  std::string output;
   std::vector<std::string> overrides;  // command-line overrides the job was loaded with
   nlohmann::json job_resolved;
   std::vector<Shard> shards;
@@ -36,6 +39,14 @@ struct Plan {
   static Plan from_json(const nlohmann::json& json, const std::string& where);
   static Plan load(const std::string& output_directory);  // reads OUT/plan.json
   void save() const;                                      // writes OUT/plan.json atomically
+  std::string plan_path() const;                          // OUT/plan.json
+
+  // The job the plan was made from, rebuilt from job_resolved (never from the
+  // job file, which may have moved or changed since), with job.output = output.
+  JobSpec job() const;
+  // What shard `id` depends on and its digest (pipeline/shard_settings.h).
+  nlohmann::json shard_settings(int id) const;
+  std::string shard_settings_digest(int id) const;
 };
 
 // Extracts k from a path component "step<k>" (the last one that matches); -1 if none.

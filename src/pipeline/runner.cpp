@@ -11,13 +11,19 @@
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 
-#include "core/check_mpi.h"
+#include "core/device.h"
 #include "core/rng.h"
 #include "core/timer.h"
+#include "cuda/device_select.h"
 #include "formats/atomic_file.h"
 #include "io/provenance.h"
+#include "pipeline/check_mpi.h"
+#include "pipeline/run_lock.h"
+#include "pipeline/shard_settings.h"
 #include "pipeline/task_context.h"
+#include "pipeline/token_check.h"
 
 namespace llcpress {
 
@@ -27,6 +33,10 @@ const char* shard_state_name(ShardState state) {
   switch (state) {
     case ShardState::Done:
       return "done";
+    case ShardState::Stale:
+      return "stale";
+    case ShardState::Bad:
+      return "bad";
     case ShardState::Failed:
       return "failed";
     case ShardState::Missing:
@@ -35,27 +45,96 @@ const char* shard_state_name(ShardState state) {
   return "?";
 }
 
+bool shard_needs_run(ShardState state, bool redo_done, bool redo_stale) {
+  switch (state) {
+    case ShardState::Done:
+      return redo_done;
+    case ShardState::Stale:
+      return redo_stale;
+    default:
+      return true;
+  }
+}
+
 std::string shard_error_path(const Plan& plan, int id) {
   return (fs::path(plan.output) / "shards" / fmt::format("{:05}.error.json", id)).string();
+}
+
+namespace {
+
+// The settings a shard file was made with: its settings_json record, or, for
+// shards written before that record existed, the same settings rebuilt from
+// its provenance (the resolved job) and its identity attributes.
+nlohmann::json recorded_settings(const io::Group& root, const std::string& path) {
+  if (root.has_attribute("settings_json")) {
+    nlohmann::json settings = nlohmann::json::parse(root.attribute<std::string>("settings_json"));
+    LLC_CHECK(root.has_attribute("settings_sha256") &&
+                  root.attribute<std::string>("settings_sha256") == settings_digest(settings),
+              IoError, path, "rerun the shard", "the settings record does not match its digest (damaged file)");
+    return settings;
+  }
+  Shard shard;
+  shard.id = static_cast<int>(root.attribute<std::int64_t>("shard_id"));
+  shard.model = root.attribute<std::string>("model");
+  shard.checkpoint = root.attribute<std::string>("checkpoint");
+  shard.task = root.attribute<std::string>("task");
+  shard.data_prefix = root.attribute<std::string>("data_prefix");
+  shard.heldout_prefix = root.attribute<std::string>("heldout_prefix");
+  return shard_settings(nlohmann::json::parse(io::read_provenance(root).config_json), shard);
+}
+
+}  // namespace
+
+ShardStatus shard_status(const Plan& plan, int id) {
+  const Shard& shard = plan.shards.at(id);
+  ShardStatus status{id, ShardState::Missing, {}};
+  const std::string path = plan.shard_path(id);
+  std::error_code ignored;
+  if (fs::exists(path, ignored)) {
+    try {
+      const io::File file = io::File::open_read_only(path);
+      const io::Group& root = file.root();
+      io::check_schema_version(root);
+      LLC_CHECK(root.has_attribute("kind") && root.attribute<std::string>("kind") == "llcpress-shard", IoError, path,
+                "", "not an llcpress shard file");
+      LLC_CHECK(root.has_attribute("status") && root.attribute<std::string>("status") == "done", IoError, path, "",
+                "the shard file is not marked done");
+      // What gather reads: the LLC estimate, or a sweep's two tables.
+      LLC_CHECK(shard.task == "llc" ? root.is_dataset("result/llc_mean")
+                                    : root.is_group("result/criticals") && root.is_group("result/points"),
+                IoError, path, "", "the shard file has no complete result group for task {}", shard.task);
+      const nlohmann::json recorded = recorded_settings(root, path);
+      const nlohmann::json planned = plan.shard_settings(id);
+      if (settings_digest(recorded) == settings_digest(planned)) {
+        status.state = ShardState::Done;
+      } else {
+        status.state = ShardState::Stale;
+        status.reason = "made with other settings: " + describe_settings_change(recorded, planned);
+      }
+    } catch (const Error& error) {
+      status.state = ShardState::Bad;
+      status.reason = error.message();
+    } catch (const std::exception& error) {
+      status.state = ShardState::Bad;
+      status.reason = error.what();
+    }
+    return status;
+  }
+  if (std::ifstream error_file(shard_error_path(plan, id)); error_file.good()) {
+    status.state = ShardState::Failed;
+    try {
+      status.reason = nlohmann::json::parse(error_file).at("error").get<std::string>();
+    } catch (const std::exception&) {
+      status.reason = "(unreadable error record)";
+    }
+  }
+  return status;
 }
 
 std::vector<ShardStatus> shard_statuses(const Plan& plan) {
   std::vector<ShardStatus> statuses;
   statuses.reserve(plan.shards.size());
-  for (const auto& shard : plan.shards) {
-    ShardStatus status{shard.id, ShardState::Missing, {}};
-    if (fs::exists(plan.shard_path(shard.id))) {
-      status.state = ShardState::Done;
-    } else if (std::ifstream error_file(shard_error_path(plan, shard.id)); error_file.good()) {
-      status.state = ShardState::Failed;
-      try {
-        status.reason = nlohmann::json::parse(error_file).at("error").get<std::string>();
-      } catch (const std::exception&) {
-        status.reason = "(unreadable error record)";
-      }
-    }
-    statuses.push_back(std::move(status));
-  }
+  for (const auto& shard : plan.shards) statuses.push_back(shard_status(plan, shard.id));
   return statuses;
 }
 
@@ -75,6 +154,7 @@ struct RankState {
   int rank = 0, world = 1, local_rank = 0;
   std::map<std::string, std::unique_ptr<formats::MegatronDataset>> datasets;  // by prefix, opened once
   std::unique_ptr<LoadedCheckpoint> loaded;
+  std::set<std::string> token_checks_passed;  // dataset|range|window|vocab checked on this rank
 };
 
 LoadedCheckpoint& load_checkpoint(RankState& state, const std::string& path) {
@@ -88,10 +168,10 @@ LoadedCheckpoint& load_checkpoint(RankState& state, const std::string& path) {
             "a checkpoint directory needs config.json next to the weights", "no config.json");
   loaded->model = GptNeox::from_checkpoint(*loaded->checkpoint, state.job.batch, state.job.seq_len);
   loaded->content_hash = loaded->checkpoint->content_hash();
-  auto parameters = loaded->model->parameters();
-  loaded->reference_parameters.assign(parameters.begin(), parameters.end());
+  loaded->model->hold_reference();  // w*, the model's one copy
+  const std::size_t parameters = loaded->model->num_parameters();
   loaded->load_seconds = watch.seconds();
-  spdlog::info("loaded {} ({} parameters, sha256 {}…) in {:.1f} s", path, parameters.size(),
+  spdlog::info("loaded {} ({} parameters, sha256 {}…) in {:.1f} s", path, parameters,
                loaded->content_hash.substr(0, 12), loaded->load_seconds);
   state.loaded = std::move(loaded);
   return *state.loaded;
@@ -123,8 +203,23 @@ void run_shard(RankState& state, const Shard& shard) {
   const formats::MegatronDataset& sgld_data = dataset(shard.data_prefix);
   const formats::MegatronDataset& heldout_data = dataset(shard.heldout_prefix);
   LoadedCheckpoint& loaded = load_checkpoint(state, shard.checkpoint);
+  // Every token the task can read, checked once (pipeline/token_check.h): the
+  // LLC task samples minibatches of the SGLD range, the sweeps evaluate the
+  // held-out range.
+  {
+    const bool llc = shard.task == "llc";
+    const formats::MegatronDataset& data = llc ? sgld_data : heldout_data;
+    const SequenceRange& range = llc ? job.sgld_sequences : job.eval_sequences;
+    const std::int64_t vocab = loaded.model->config().vocab_size;
+    const std::string key = fmt::format("{}|{}|{}|{}", data.prefix(), range.to_string(), job.seq_len + 1, vocab);
+    if (!state.token_checks_passed.count(key)) {
+      check_token_ids(data, range, job.seq_len + 1, vocab, llc ? "data.sgld_sequences" : "data.eval_sequences",
+                      (fs::path(state.plan.output) / "cache" / "token_checks").string());
+      state.token_checks_passed.insert(key);
+    }
+  }
   // Every task starts from w*, whatever the previous task on this checkpoint did.
-  std::copy(loaded.reference_parameters.begin(), loaded.reference_parameters.end(), loaded.model->parameters().begin());
+  loaded.model->restore_reference();
   NeoxLossModel sgld_model(*loaded.model, sgld_data, job.seq_len);
   NeoxLossModel heldout_model(*loaded.model, heldout_data, job.seq_len);
 
@@ -143,6 +238,11 @@ void run_shard(RankState& state, const Shard& shard) {
   root.set_attribute("task", shard.task);
   root.set_attribute("data_prefix", shard.data_prefix);
   root.set_attribute("heldout_prefix", shard.heldout_prefix);
+  // What the result depends on, as run (pipeline/shard_settings.h): status and
+  // gather compare it with the plan.
+  const nlohmann::json settings = shard_settings(job.resolved(), shard);
+  root.set_attribute("settings_json", settings.dump());
+  root.set_attribute("settings_sha256", settings_digest(settings));
   root.set_attribute("job_seed", fmt::format("{}", job.seed));
   root.set_attribute("shard_seed", fmt::format("{}", shard_seed));
   root.set_attribute("rank", static_cast<std::int64_t>(state.rank));
@@ -164,43 +264,118 @@ void run_shard(RankState& state, const Shard& shard) {
 
 }  // namespace
 
-RunSummary run_plan(const Plan& plan, const RunOptions& options) {
-  JobSpec job = load_job(plan.job_path, plan.overrides);
-  RankState state{plan, job, 0, 1, 0, {}, {}};  // every member named: -Wmissing-field-initializers
+std::vector<std::string> shards_made_stale_by(const Plan& next) {
+  std::vector<std::string> lines;
+  std::error_code ignored;
+  if (!fs::exists(next.plan_path(), ignored)) return lines;
+  Plan current;
+  try {
+    current = Plan::load(next.output);
+  } catch (const Error&) {
+    return lines;  // an unreadable plan has no shards to protect; plan writes a good one
+  }
+  for (const auto& status : shard_statuses(current)) {
+    if (status.state != ShardState::Done) continue;
+    const Shard& shard = current.shards[status.id];
+    const std::string what = fmt::format("shard {} ({} step {} {})", shard.id, shard.model, shard.step, shard.task);
+    if (status.id >= static_cast<int>(next.shards.size())) {
+      lines.push_back(what + ": no longer in the plan");
+      continue;
+    }
+    const nlohmann::json before = current.shard_settings(status.id), after = next.shard_settings(status.id);
+    if (settings_digest(before) != settings_digest(after))
+      lines.push_back(what + ": " + describe_settings_change(before, after));
+  }
+  return lines;
+}
+
+void guard_replan(const Plan& next, bool allowed, const std::string& flag) {
+  const auto lines = shards_made_stale_by(next);
+  if (lines.empty()) return;
+  std::string list;
+  for (const auto& line : lines) list += "\n  " + line;
+  if (!allowed)
+    throw ConfigError(fmt::format("{} done shards would go stale under the new plan:{}", lines.size(), list),
+                      next.plan_path(),
+                      fmt::format("pass {} to rewrite the plan anyway (the old shards are kept, listed as stale and "
+                                  "never gathered; `llcpress rerun {} --redo-stale` recomputes them), or plan into "
+                                  "another output directory",
+                                  flag, next.output));
+  spdlog::warn("the new plan makes {} done shards stale (kept, not gathered; rerun with --redo-stale):{}", lines.size(),
+               list);
+}
+
+namespace {
+
+// Removes what a killed writer of shard `id` left behind; the caller holds the
+// shard's claim, so no live process is writing these.
+void remove_leftover_temporaries(const Plan& plan, int id) {
+  const std::string shard_prefix = Plan::shard_file_name(id) + ".tmp.";
+  const std::string record_prefix = fs::path(shard_error_path(plan, id)).filename().string() + ".tmp.";
+  std::error_code error;
+  for (const auto& entry : fs::directory_iterator(fs::path(plan.output) / "shards", error)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind(shard_prefix, 0) == 0 || name.rfind(record_prefix, 0) == 0) fs::remove(entry.path(), error);
+  }
+}
+
+std::string id_list(const std::vector<int>& ids) {
+  std::string text;
+  for (int id : ids) {
+    if (!text.empty()) text += ',';
+    text += std::to_string(id);
+  }
+  return text;
+}
+
+}  // namespace
+
+RunSummary run_plan(const Plan& plan, const RunOptions& options, RunDirectoryLock& lock) {
+  // The plan's own resolved job, not the job file: a moved run, or one whose
+  // job file was edited after planning, runs what its plan says.
+  JobSpec job = plan.job();
+  RankState state{plan, job, 0, 1, 0, {}, {}, {}};
   LLC_CHECK_MPI(MPI_Comm_rank(MPI_COMM_WORLD, &state.rank));
   LLC_CHECK_MPI(MPI_Comm_size(MPI_COMM_WORLD, &state.world));
   MPI_Comm node_comm;
   LLC_CHECK_MPI(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, state.rank, MPI_INFO_NULL, &node_comm));
   LLC_CHECK_MPI(MPI_Comm_rank(node_comm, &state.local_rank));
   MPI_Comm_free(&node_comm);
-  LLC_CHECK(job.device == "cpu", ConfigError, "job.device",
-            "this build runs the model on the CPU only; set device = cpu (the CUDA model backend is issue #9)",
-            "device '{}' is not available", job.device);
+  // Before any work: a missing CUDA build, driver or GPU for this local rank is named here, on every rank.
+  const DeviceInfo device = select_device(parse_device_kind(job.device, "job.device"), state.local_rank, "job.device");
+  LLC_CHECK(device.kind == DeviceKind::Cpu, ConfigError, "job.device",
+            "set device = cpu; the CUDA model backend is being wired in (issue 16, docs/gpu.md)",
+            "shards cannot compute on {} yet", device.description());
   spdlog::set_level(spdlog::level::from_str(job.log_level));  // validated by load_job
   omp_set_num_threads(job.threads);
   Eigen::setNbThreads(job.threads);
 
   // Rank 0 decides the work list from the files as they are now and shares it,
   // so every rank agrees even while others already write shards.
+  RunSummary summary;
   std::vector<int> work;
   std::exception_ptr failure;
   if (state.rank == 0) try {
       fs::create_directories(fs::path(plan.output) / "shards");
-      // Temporaries are left only by a killed run; no run on this output is active now.
-      for (const auto& entry : fs::directory_iterator(fs::path(plan.output) / "shards"))
-        if (io::is_atomic_temporary(entry.path()) || entry.path().string().find(".tmp.") != std::string::npos)
-          fs::remove(entry.path());
       auto statuses = shard_statuses(plan);
-      if (!options.only_shards.empty()) {
-        for (int id : options.only_shards) {
-          LLC_CHECK(id >= 0 && id < static_cast<int>(plan.shards.size()), ConfigError, "--shards",
-                    "shard ids are 0..N-1 (see `llcpress status`)", "no shard {}", id);
-          if (options.redo_done || statuses[id].state != ShardState::Done) work.push_back(id);
-        }
-      } else {
-        for (const auto& status : statuses)
-          if (options.redo_done || status.state != ShardState::Done) work.push_back(status.id);
+      std::vector<int> candidates = options.only_shards, stale_kept;
+      if (candidates.empty())
+        for (const auto& shard : plan.shards) candidates.push_back(shard.id);
+      for (int id : candidates) {
+        LLC_CHECK(id >= 0 && id < static_cast<int>(plan.shards.size()), ConfigError, "--shards",
+                  "shard ids are 0..N-1 (see `llcpress status`)", "no shard {}", id);
+        if (shard_needs_run(statuses[id].state, options.redo_done, options.redo_stale))
+          work.push_back(id);
+        else if (statuses[id].state == ShardState::Stale)
+          stale_kept.push_back(id);
       }
+      summary.shards_stale_kept = static_cast<int>(stale_kept.size());
+      if (!stale_kept.empty())
+        spdlog::warn(
+            "{} shards were made with other settings than the plan and are kept, not gathered (stale): {} (shard {}: "
+            "{}); `llcpress rerun {} --redo-stale` recomputes them",
+            stale_kept.size(), id_list(stale_kept), stale_kept.front(), statuses[stale_kept.front()].reason,
+            plan.output);
     } catch (...) {
       failure = std::current_exception();
     }
@@ -230,7 +405,6 @@ RunSummary run_plan(const Plan& plan, const RunOptions& options) {
   }
   LLC_CHECK_MPI(MPI_Barrier(MPI_COMM_WORLD));
 
-  RunSummary summary;
   const std::int64_t one = 1;
   while (true) {
     std::int64_t next = 0;
@@ -239,6 +413,33 @@ RunSummary run_plan(const Plan& plan, const RunOptions& options) {
     LLC_CHECK_MPI(MPI_Win_unlock(0, window));
     if (next >= count) break;
     const Shard& shard = plan.shards[work[next]];
+    // The claim keeps another process (a second run, an overlapping array
+    // task) off this shard and its temporary files (pipeline/run_lock.h).
+    if (!lock.try_claim_shard(shard.id)) {
+      ++summary.shards_claimed_elsewhere;
+      spdlog::warn("shard {} is being run by another process: skipped", shard.id);
+      continue;
+    }
+    struct Release {
+      RunDirectoryLock& lock;
+      int id;
+      ~Release() { lock.release_shard(id); }
+    } release{lock, shard.id};
+    remove_leftover_temporaries(plan, shard.id);
+    // Another process may have finished it since rank 0 made the list.
+    if (const ShardStatus now = shard_status(plan, shard.id);
+        !shard_needs_run(now.state, options.redo_done, options.redo_stale)) {
+      spdlog::info("shard {} is {} now (finished by another process): skipped", shard.id, shard_state_name(now.state));
+      continue;
+    } else if (now.state == ShardState::Bad) {
+      // Kept for inspection under another name, so that status reports this
+      // run's outcome (done, or failed with its reason) rather than the old file.
+      const std::string bad = plan.shard_path(shard.id), kept = bad + ".bad";
+      std::error_code error;
+      fs::rename(bad, kept, error);
+      spdlog::warn("shard {}: {} was unreadable ({}); moved to {} and the shard is run again", shard.id, bad,
+                   now.reason, kept);
+    }
     ++summary.shards_attempted;
     spdlog::info("shard {} ({}/{}): {} step {} {}", shard.id, next + 1, count, shard.model, shard.step, shard.task);
     Stopwatch watch;

@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -22,6 +23,18 @@ extern char** environ;
 namespace llcpress {
 
 namespace fs = std::filesystem;
+
+namespace {
+
+// Control characters end an #SBATCH line (see require_one_line below).
+void require_one_line_value(const std::string& text, const std::string& key) {
+  for (unsigned char c : text)
+    LLC_CHECK(c >= 0x20 && c != 0x7f, ConfigError, key,
+              "use a value without newlines or other control characters (SLURM reads one directive per line)",
+              "'{}' contains a control character (code {})", text, static_cast<int>(c));
+}
+
+}  // namespace
 
 void add_slurm_options(po::options_description& options) {
   // clang-format off
@@ -109,15 +122,49 @@ std::string run_command(const std::vector<std::string>& arguments) {
   return output;
 }
 
+std::string shell_quote(const std::string& text) {
+  std::string quoted = "'";
+  for (char c : text) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return quoted + "'";
+}
+
+std::string sbatch_directive_value(const std::string& text, const std::string& key) {
+  require_one_line_value(text, key);
+  std::string escaped;
+  for (char c : text) {
+    const bool plain = std::isalnum(static_cast<unsigned char>(c)) || std::strchr("._/%:=,+@-", c) != nullptr;
+    if (!plain) escaped += '\\';
+    escaped += c;
+  }
+  return escaped;
+}
+
 namespace {
 
-std::string substitute(std::string text, const std::map<std::string, std::string>& values) {
-  for (const auto& [key, value] : values) {
-    std::string placeholder = "@" + key + "@";
-    for (auto at = text.find(placeholder); at != std::string::npos; at = text.find(placeholder, at + value.size()))
-      text.replace(at, placeholder.size(), value);
+// One pass over the template: an inserted value is never scanned again, so a
+// path containing "@MPI@" stays a path (re-scanning would splice another
+// quoted word into it and break its quoting).
+std::string substitute(const std::string& text, const std::map<std::string, std::string>& values) {
+  std::string out;
+  std::size_t at = 0;
+  while (at < text.size()) {
+    const auto open = text.find('@', at);
+    const auto close = open == std::string::npos ? std::string::npos : text.find('@', open + 1);
+    if (close == std::string::npos) {
+      out.append(text, at, std::string::npos);
+      break;
+    }
+    const auto found = values.find(text.substr(open + 1, close - open - 1));
+    if (found == values.end()) {  // not a placeholder: keep the '@' and go on after it
+      out.append(text, at, open + 1 - at);
+      at = open + 1;
+      continue;
+    }
+    out.append(text, at, open - at);
+    out += found->second;
+    at = close + 1;
   }
-  return text;
+  return out;
 }
 
 void write_text(const std::string& path, const std::string& text, bool executable = false) {
@@ -132,17 +179,35 @@ std::string trim(std::string text) {
   return text;
 }
 
+// An #SBATCH line is a comment to the shell; sbatch reads it, and a line ends
+// at a newline. A value with a control character could end the line and put
+// the rest into the script body as shell code: refused.
+void require_one_line(const std::string& text, const std::string& key) { require_one_line_value(text, key); }
+
 std::string directives(const SlurmSettings& settings, bool with_gpus) {
   std::string lines;
-  if (!settings.partition.empty()) lines += "#SBATCH --partition=" + settings.partition + "\n";
-  if (!settings.account.empty()) lines += "#SBATCH --account=" + settings.account + "\n";
+  if (!settings.partition.empty())
+    lines += "#SBATCH --partition=" + sbatch_directive_value(settings.partition, "slurm.partition") + "\n";
+  if (!settings.account.empty())
+    lines += "#SBATCH --account=" + sbatch_directive_value(settings.account, "slurm.account") + "\n";
   if (with_gpus && settings.gpus_per_task > 0)
     lines += fmt::format("#SBATCH --gpus-per-task={}\n", settings.gpus_per_task);
+  // slurm.extra holds directives as the user writes them (their own quoting);
+  // only the line structure is enforced.
+  require_one_line(settings.extra_directives, "slurm.extra");
   std::stringstream extra(settings.extra_directives);
   std::string option;
   while (std::getline(extra, option, ';'))
     if (!trim(option).empty()) lines += "#SBATCH " + trim(option) + "\n";
   return lines;
+}
+
+// A log file pattern under OUT/slurm/logs: a literal '%' of the path is
+// doubled, as sbatch expands %A, %a, %j in --output.
+std::string log_pattern(const std::string& output, const std::string& file_pattern) {
+  std::string escaped;
+  for (char c : output) escaped += c == '%' ? std::string("%%") : std::string(1, c);
+  return escaped + "/slurm/logs/" + file_pattern;
 }
 
 nlohmann::json read_submissions(const std::string& path) {
@@ -184,21 +249,27 @@ Submission submit_to_slurm(const Plan& plan, const std::vector<int>& shard_ids, 
     for (int id : shards) line += (line.empty() ? "" : ",") + std::to_string(id);
     list_text += line + "\n";
   }
-  write_text(submission.list_file, list_text);
 
-  JobSpec job = load_job(plan.job_path, plan.overrides);
+  const JobSpec job = plan.job();
+  // Every value is quoted for where it lands (finding 5 of issue 20): shell
+  // words for the script body, escaped values for #SBATCH lines.
   std::map<std::string, std::string> values = {
-      {"JOB_NAME", job.name},
-      {"OUTPUT", plan.output},
+      {"JOB_NAME", sbatch_directive_value(job.name, "job.name")},
+      {"GATHER_JOB_NAME", sbatch_directive_value(job.name + "-gather", "job.name")},
+      {"LOG_PATTERN", sbatch_directive_value(log_pattern(plan.output, "%A_%a.out"), "job.output")},
+      {"GATHER_LOG_PATTERN", sbatch_directive_value(log_pattern(plan.output, "gather_%j.out"), "job.output")},
+      {"OUTPUT", shell_quote(plan.output)},
       {"RANKS", std::to_string(settings.ranks_per_task)},
       {"CPUS_PER_TASK", std::to_string(settings.cpus_per_task)},
-      {"TIME", settings.time},
+      {"TIME", settings.time},  // validated against a pattern of digits, '-' and ':'
       {"EXTRA_DIRECTIVES", directives(settings, true)},
       {"GATHER_DIRECTIVES", directives(settings, false)},
-      {"LIST_FILE", submission.list_file},
-      {"MPI", settings.mpi},
-      {"LLCPRESS", fs::absolute(llcpress_executable).string()},
+      {"LIST_FILE", shell_quote(submission.list_file)},
+      {"MPI", shell_quote(settings.mpi)},
+      {"LLCPRESS", shell_quote(fs::absolute(llcpress_executable).string())},
   };
+  // Written only once every value has been quoted (a refused value writes nothing).
+  write_text(submission.list_file, list_text);
   submission.array_script = (slurm_dir / fmt::format("submission{:03}_array.sbatch", number)).string();
   submission.gather_script = (slurm_dir / fmt::format("submission{:03}_gather.sbatch", number)).string();
   write_text(submission.array_script, substitute(kArrayTemplate, values), true);
@@ -244,7 +315,7 @@ std::string job_completion_log_path() {
   return match[1];
 }
 
-RerunDecision decide_slurm_rerun(const Plan& plan, const std::string& completion_log) {
+RerunDecision decide_slurm_rerun(const Plan& plan, const std::string& completion_log, bool redo_stale) {
   RerunDecision decision;
   const std::string record_path = (fs::path(plan.output) / "slurm" / "submissions.json").string();
   nlohmann::json record = read_submissions(record_path);
@@ -288,7 +359,12 @@ RerunDecision decide_slurm_rerun(const Plan& plan, const std::string& completion
       decision.stale_gather_jobs.push_back(gather_job);
   }
   for (const auto& status : statuses) {
-    if (status.state == ShardState::Done) continue;
+    if (!shard_needs_run(status.state, false, redo_stale)) {
+      if (status.state == ShardState::Stale)
+        decision.explanations.push_back(
+            fmt::format("shard {} stale ({}): not resubmitted without --redo-stale", status.id, status.reason));
+      continue;
+    }
     if (unfinished_in_flight.count(status.id)) {
       decision.explanations.push_back(
           fmt::format("shard {} is in an array task that has not finished yet: not resubmitted", status.id));

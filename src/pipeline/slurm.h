@@ -50,7 +50,17 @@ struct RerunDecision {
   std::vector<std::string> explanations;       // one line per failed array task / shard state, for the user
   std::vector<std::string> stale_gather_jobs;  // gather jobs whose dependency can never be satisfied
 };
-RerunDecision decide_slurm_rerun(const Plan& plan, const std::string& completion_log);
+// Stale shards (pipeline/runner.h) are resubmitted only with `redo_stale`.
+RerunDecision decide_slurm_rerun(const Plan& plan, const std::string& completion_log, bool redo_stale = false);
+
+// `text` as one shell word: single-quoted, each ' written as '\''.
+std::string shell_quote(const std::string& text);
+// `text` as the value of an #SBATCH option: sbatch splits these lines at
+// whitespace, honours backslash escapes and quotes and cuts at '#', so every
+// character but letters, digits and ._/%:=,+@- gets a backslash. A control
+// character (a newline would end the directive and start shell code) is a
+// ConfigError naming `key`.
+std::string sbatch_directive_value(const std::string& text, const std::string& key);
 
 // Runs a command, returns its stdout; throws BackendError with its stderr on failure.
 std::string run_command(const std::vector<std::string>& arguments);

@@ -22,8 +22,7 @@ struct LoadedCheckpoint {
   std::string path;
   std::string content_hash;
   std::unique_ptr<formats::Checkpoint> checkpoint;
-  std::unique_ptr<GptNeox> model;
-  std::vector<float> reference_parameters;  // w*, as loaded (tasks restore it after perturbing)
+  std::unique_ptr<GptNeox> model;  // holds w* (GptNeox::hold_reference): tasks restore it after perturbing
   double load_seconds = 0;
 };
 

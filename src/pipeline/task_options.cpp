@@ -13,10 +13,8 @@ OptionTable<RunSettings> make_common_table() {
   table.section = "job";
   table.summary = "where a task runs (every command that runs one, and the job's [job] section)";
   Option<RunSettings> device = field_option<RunSettings>(
-      "device", OptionType::Text, "", "cpu or cuda", "RunSettings::device",
+      "device", OptionType::Text, "", "cpu or cuda (one GPU per MPI rank, chosen by the node-local rank; docs/gpu.md)", "RunSettings::device",
       [](RunSettings & r) -> auto& { return r.device; });
-  // The single-checkpoint commands run on the CPU only; a --device flag comes with the CUDA backend.
-  device.cli = false;
   table.options = {
       device,
       field_option<RunSettings>(

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <limits>
 
+#include "backend/backend.h"
 #include "core/check.h"
 #include "core/progress.h"
 #include "core/rng.h"
@@ -68,15 +69,155 @@ std::uint64_t init_batch_stream(const LlcConfig& config, int batch) {
   return stream_id(config.stream_salt, kInitPurpose, static_cast<std::uint64_t>(batch));
 }
 
+namespace {
+
+// One chain from w*: burn-in and draws, the MALA bookkeeping of each drawn
+// transition, divergence detection. Fills the trace; summarize_chain turns it
+// into the chain's λ̂.
+ChainResult run_chain(LossModel& model, const LlcConfig& config, const MinibatchSampler& batches, Sampler& sampler,
+                      std::span<float> gradient, int chain, Progress* progress) {
+  Stopwatch chain_clock;
+  std::span<float> parameters = model.parameters();
+  const std::int64_t total_steps = config.steps();
+  std::vector<std::int64_t> indices;
+  ChainResult trace;
+  trace.chain = chain;
+  trace.step_loss.reserve(total_steps);
+  sampler.reset(parameters);
+
+  StepSums open_sums;  // the transition opened at the last draw
+  double open_potential = 0;
+  bool transition_open = false;
+  auto close_transition = [&](double potential_after, const StepSums& closing) {
+    const double log_ratio = mala_log_ratio(open_potential, potential_after, open_sums, closing, config.sampler.epsilon,
+                                            config.sampler.noise_scale);
+    trace.mala_log_ratio.back() = log_ratio;
+    trace.mala_acceptance.back() = std::isfinite(log_ratio) ? std::min(1.0, std::exp(log_ratio)) : kNaN;
+    transition_open = false;
+  };
+
+  for (std::int64_t step = 0; step < total_steps; ++step) {
+    // One clock read per phase boundary (clock reads are syscalls on some VMs).
+    const double t0 = chain_clock.seconds();
+    batches.draw(config.seed, batch_stream(config, chain, step), indices);
+    const double t1 = chain_clock.seconds();
+    const double loss = model.loss_and_grad(Batch{indices}, gradient);
+    const double t2 = chain_clock.seconds();
+    trace.batch_seconds += t1 - t0;
+    trace.model_seconds += t2 - t1;
+    trace.step_loss.push_back(loss);
+    trace.steps_run = step + 1;
+    if (!std::isfinite(loss)) {
+      trace.diverged = true;
+      trace.diverged_at_step = step;
+      trace.divergence_reason = fmt::format("minibatch loss is {} at step {}", loss, step);
+      break;
+    }
+    const std::int64_t since_burn_in = step - config.burn_in;
+    const bool is_draw = since_burn_in >= 0 && since_burn_in % config.steps_between_draws == 0 &&
+                         since_burn_in / config.steps_between_draws < config.draws;
+    StepOptions options;
+    options.seed = config.seed;
+    options.noise_stream = noise_stream(config, chain, step);
+    options.diagnostics = is_draw;
+    options.open_mala = config.mala && is_draw;
+    options.close_mala = transition_open;
+    const StepSums sums = sampler.step(parameters, gradient, options);
+    trace.sampler_seconds += chain_clock.seconds() - t2;
+    const double potential = sampler_potential(config.sampler, loss, sums);
+    if (transition_open) close_transition(potential, sums);
+    if (is_draw) {
+      trace.draw_loss.push_back(loss);
+      trace.distance.push_back(std::sqrt(sums.distance_sq));
+      trace.gradient_norm.push_back(std::sqrt(sums.gradient_sq));
+      trace.drift_gradient_norm.push_back(std::sqrt(sums.drift_gradient_sq));
+      trace.drift_localization_norm.push_back(std::sqrt(sums.drift_localization_sq));
+      trace.drift_weight_decay_norm.push_back(std::sqrt(sums.drift_weight_decay_sq));
+      trace.noise_norm.push_back(std::sqrt(sums.noise_sq));
+      trace.mala_log_ratio.push_back(kNaN);
+      trace.mala_acceptance.push_back(kNaN);
+      trace.clamped += sums.clamped;
+      if (config.mala) {
+        open_sums = sums;
+        open_potential = potential;
+        transition_open = true;
+      }
+    }
+    if (sums.nonfinite > 0) {
+      trace.diverged = true;
+      trace.diverged_at_step = step;
+      trace.divergence_reason = fmt::format("{} weights became NaN/Inf in the update of step {}", sums.nonfinite, step);
+      break;
+    }
+    if (progress != nullptr) progress->update(step + 1, fmt::format("loss {:.5g}", loss));
+  }
+  // The last draw's transition ends after the last step: one more gradient closes it.
+  if (transition_open && !trace.diverged) {
+    Stopwatch clock;
+    batches.draw(config.seed, batch_stream(config, chain, total_steps), indices);
+    const double loss = model.loss_and_grad(Batch{indices}, gradient);
+    trace.model_seconds += clock.seconds();
+    if (std::isfinite(loss)) {
+      StepOptions options;
+      options.seed = config.seed;
+      options.noise_stream = noise_stream(config, chain, total_steps);
+      options.close_mala = true;
+      options.apply = false;
+      const StepSums sums = sampler.step(parameters, gradient, options);
+      close_transition(sampler_potential(config.sampler, loss, sums), sums);
+    }
+  }
+
+  trace.seconds = chain_clock.seconds();
+  return trace;
+}
+
+// The chain's summary: mean draw loss, λ̂_c = nβ·(mean draw − L_init), the
+// fraction of draws below L_init and the mean MALA acceptance.
+void summarize_chain(ChainResult& trace, double nbeta, double init_loss) {
+  trace.mean_draw_loss = mean_of(trace.draw_loss);
+  std::size_t below = 0;
+  for (double v : trace.draw_loss) below += v < init_loss;
+  trace.fraction_below_init = trace.draw_loss.empty() ? kNaN : double(below) / trace.draw_loss.size();
+  double acceptance_sum = 0;
+  std::size_t acceptance_count = 0;
+  for (double a : trace.mala_acceptance)
+    if (std::isfinite(a)) acceptance_sum += a, ++acceptance_count;
+  trace.mean_mala_acceptance = acceptance_count ? acceptance_sum / acceptance_count : kNaN;
+  trace.llc = trace.diverged ? kNaN : nbeta * (trace.mean_draw_loss - init_loss);
+}
+
+// λ̂ over the chains that did not diverge: mean and sample standard deviation.
+void summarize_chains(LlcResult& result) {
+  std::vector<double> used;
+  for (const auto& chain : result.chains) {
+    if (chain.diverged)
+      ++result.chains_diverged;
+    else
+      used.push_back(chain.llc);
+  }
+  result.chains_used = static_cast<int>(used.size());
+  result.llc_mean = mean_of(used);
+  if (used.size() >= 2) {
+    double sq = 0;
+    for (double v : used) sq += (v - result.llc_mean) * (v - result.llc_mean);
+    result.llc_std = std::sqrt(sq / (used.size() - 1));
+  } else {
+    result.llc_std = kNaN;
+  }
+  if (result.chains_diverged > 0)
+    spdlog::warn("{} of {} chains diverged and are excluded; lower --epsilon or raise --gamma", result.chains_diverged,
+                 result.config.chains);
+}
+
+}  // namespace
+
 LlcResult estimate_llc(LossModel& model, const LlcConfig& input_config) {
   Stopwatch total_clock;
   input_config.validate();
   LlcResult result;
   result.config = input_config;
   LlcConfig& config = result.config;
-  LLC_CHECK(model.memory_space() == MemorySpace::Host, ConfigError, "device",
-            "run the LLC estimator with the CPU backend (the GPU sampler is not part of this build)",
-            "the model's parameters live in device memory; this sampler updates host buffers");
   const std::size_t num_samples = model.num_samples();
   if (!config.samples) config.samples = SampleRange{0, static_cast<std::int64_t>(num_samples)};
   LLC_CHECK(config.samples->first >= 0 && config.samples->last <= static_cast<std::int64_t>(num_samples), ConfigError,
@@ -116,116 +257,21 @@ LlcResult estimate_llc(LossModel& model, const LlcConfig& input_config) {
   result.init_loss = mean_of(result.init_batch_losses);
   result.init_seconds = init_clock.seconds();
 
-  Sampler sampler(config.sampler, std::move(ranges), parameters, config.mala);
+  // w* is the model's one copy (LossModel::reference); the sampler reads it.
+  model.hold_reference();
+  Sampler sampler(config.sampler, std::move(ranges), model.reference(), config.mala, model.backend());
   result.sampler_state_bytes = sampler.state_bytes();
-  std::vector<float> gradient(parameters.size());  // (num_parameters) the one gradient buffer
+  // (num_parameters) the one gradient buffer, in the model's backend memory.
+  backend::Buffer<float> gradient(model.backend(), parameters.size());
+  model.backend().zero(gradient.data(), static_cast<std::int64_t>(gradient.size()));
   const double nbeta = config.sampler.nbeta;
-  const std::int64_t total_steps = config.steps();
 
   for (int chain = 0; chain < config.chains; ++chain) {
-    Stopwatch chain_clock;
-    ChainResult trace;
-    trace.chain = chain;
-    trace.step_loss.reserve(total_steps);
-    sampler.reset(parameters);
     std::optional<Progress> progress;
-    if (config.progress) progress.emplace(fmt::format("chain {}/{}", chain + 1, config.chains), total_steps);
-
-    StepSums open_sums;  // the transition opened at the last draw
-    double open_potential = 0;
-    bool transition_open = false;
-    auto close_transition = [&](double potential_after, const StepSums& closing) {
-      const double log_ratio = mala_log_ratio(open_potential, potential_after, open_sums, closing,
-                                              config.sampler.epsilon, config.sampler.noise_scale);
-      trace.mala_log_ratio.back() = log_ratio;
-      trace.mala_acceptance.back() = std::isfinite(log_ratio) ? std::min(1.0, std::exp(log_ratio)) : kNaN;
-      transition_open = false;
-    };
-
-    for (std::int64_t step = 0; step < total_steps; ++step) {
-      // One clock read per phase boundary (clock reads are syscalls on some VMs).
-      const double t0 = chain_clock.seconds();
-      batches.draw(config.seed, batch_stream(config, chain, step), indices);
-      const double t1 = chain_clock.seconds();
-      const double loss = model.loss_and_grad(Batch{indices}, gradient);
-      const double t2 = chain_clock.seconds();
-      trace.batch_seconds += t1 - t0;
-      trace.model_seconds += t2 - t1;
-      trace.step_loss.push_back(loss);
-      trace.steps_run = step + 1;
-      if (!std::isfinite(loss)) {
-        trace.diverged = true;
-        trace.diverged_at_step = step;
-        trace.divergence_reason = fmt::format("minibatch loss is {} at step {}", loss, step);
-        break;
-      }
-      const std::int64_t since_burn_in = step - config.burn_in;
-      const bool is_draw = since_burn_in >= 0 && since_burn_in % config.steps_between_draws == 0 &&
-                           since_burn_in / config.steps_between_draws < config.draws;
-      StepOptions options;
-      options.seed = config.seed;
-      options.noise_stream = noise_stream(config, chain, step);
-      options.diagnostics = is_draw;
-      options.open_mala = config.mala && is_draw;
-      options.close_mala = transition_open;
-      const StepSums sums = sampler.step(parameters, gradient, options);
-      trace.sampler_seconds += chain_clock.seconds() - t2;
-      const double potential = sampler_potential(config.sampler, loss, sums);
-      if (transition_open) close_transition(potential, sums);
-      if (is_draw) {
-        trace.draw_loss.push_back(loss);
-        trace.distance.push_back(std::sqrt(sums.distance_sq));
-        trace.gradient_norm.push_back(std::sqrt(sums.gradient_sq));
-        trace.drift_gradient_norm.push_back(std::sqrt(sums.drift_gradient_sq));
-        trace.drift_localization_norm.push_back(std::sqrt(sums.drift_localization_sq));
-        trace.drift_weight_decay_norm.push_back(std::sqrt(sums.drift_weight_decay_sq));
-        trace.noise_norm.push_back(std::sqrt(sums.noise_sq));
-        trace.mala_log_ratio.push_back(kNaN);
-        trace.mala_acceptance.push_back(kNaN);
-        trace.clamped += sums.clamped;
-        if (config.mala) {
-          open_sums = sums;
-          open_potential = potential;
-          transition_open = true;
-        }
-      }
-      if (sums.nonfinite > 0) {
-        trace.diverged = true;
-        trace.diverged_at_step = step;
-        trace.divergence_reason =
-            fmt::format("{} weights became NaN/Inf in the update of step {}", sums.nonfinite, step);
-        break;
-      }
-      if (progress) progress->update(step + 1, fmt::format("loss {:.5g}", loss));
-    }
-    // The last draw's transition ends after the last step: one more gradient closes it.
-    if (transition_open && !trace.diverged) {
-      Stopwatch clock;
-      batches.draw(config.seed, batch_stream(config, chain, total_steps), indices);
-      const double loss = model.loss_and_grad(Batch{indices}, gradient);
-      trace.model_seconds += clock.seconds();
-      if (std::isfinite(loss)) {
-        StepOptions options;
-        options.seed = config.seed;
-        options.noise_stream = noise_stream(config, chain, total_steps);
-        options.close_mala = true;
-        options.apply = false;
-        const StepSums sums = sampler.step(parameters, gradient, options);
-        close_transition(sampler_potential(config.sampler, loss, sums), sums);
-      }
-    }
-
-    trace.mean_draw_loss = mean_of(trace.draw_loss);
-    std::size_t below = 0;
-    for (double v : trace.draw_loss) below += v < result.init_loss;
-    trace.fraction_below_init = trace.draw_loss.empty() ? kNaN : double(below) / trace.draw_loss.size();
-    double acceptance_sum = 0;
-    std::size_t acceptance_count = 0;
-    for (double a : trace.mala_acceptance)
-      if (std::isfinite(a)) acceptance_sum += a, ++acceptance_count;
-    trace.mean_mala_acceptance = acceptance_count ? acceptance_sum / acceptance_count : kNaN;
-    trace.llc = trace.diverged ? kNaN : nbeta * (trace.mean_draw_loss - result.init_loss);
-    trace.seconds = chain_clock.seconds();
+    if (config.progress) progress.emplace(fmt::format("chain {}/{}", chain + 1, config.chains), config.steps());
+    ChainResult trace = run_chain(model, config, batches, sampler, {gradient.data(), gradient.size()}, chain,
+                                  progress ? &*progress : nullptr);
+    summarize_chain(trace, nbeta, result.init_loss);
     if (progress)
       progress->finish(trace.diverged ? fmt::format("DIVERGED: {}", trace.divergence_reason)
                                       : fmt::format("llc {:.4g}", trace.llc));
@@ -238,26 +284,7 @@ LlcResult estimate_llc(LossModel& model, const LlcConfig& input_config) {
     result.chains.push_back(std::move(trace));
   }
   sampler.reset(parameters);
-
-  std::vector<double> used;
-  for (const auto& chain : result.chains) {
-    if (chain.diverged)
-      ++result.chains_diverged;
-    else
-      used.push_back(chain.llc);
-  }
-  result.chains_used = static_cast<int>(used.size());
-  result.llc_mean = mean_of(used);
-  if (used.size() >= 2) {
-    double sq = 0;
-    for (double v : used) sq += (v - result.llc_mean) * (v - result.llc_mean);
-    result.llc_std = std::sqrt(sq / (used.size() - 1));
-  } else {
-    result.llc_std = kNaN;
-  }
-  if (result.chains_diverged > 0)
-    spdlog::warn("{} of {} chains diverged and are excluded; lower --epsilon or raise --gamma", result.chains_diverged,
-                 config.chains);
+  summarize_chains(result);
   result.seconds = total_clock.seconds();
   return result;
 }

@@ -98,7 +98,7 @@ struct LlcResult {
   int chains_diverged = 0;
   std::size_t sampled_parameters = 0, total_parameters = 0;
   std::vector<std::string> sampled_tensors;
-  std::size_t sampler_state_bytes = 0;
+  std::size_t sampler_state_bytes = 0;  // the sampler's own buffers (V, MALA δ); w* is the model's
   // Wall time split: model = loss_and_grad, sampler = the fused update, batch = index drawing.
   double seconds = 0, init_seconds = 0, model_seconds = 0, sampler_seconds = 0, batch_seconds = 0;
   std::int64_t steps_run = 0;

@@ -14,8 +14,10 @@
 //
 // Only the sampled elements (SampledRanges, from a mask) move; every other
 // parameter keeps its value bit for bit. The sampler owns, per sampled
-// element, w* and — for pSGLD — V, plus optionally the MALA displacement
-// (see mala_log_ratio below); nothing else.
+// element, V (pSGLD) and optionally the MALA displacement (see mala_log_ratio
+// below), in its backend's memory; w* is the model's one copy, which the
+// sampler only reads. The step itself is the backend's sampler_step op
+// (backend/backend.h; the element update is backend/elementwise.h's).
 #pragma once
 
 #include <cstddef>
@@ -24,6 +26,9 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "backend/backend.h"
+#include "backend/sampler_step.h"
 
 namespace llcpress::slt {
 
@@ -76,24 +81,9 @@ class SampledRanges {
 
 // Sums over the sampled elements for one step, in a fixed order (float lanes
 // per sub-block of 1024 elements, folded into double per chunk, then chunks in
-// order; see sampler.cpp), so they do not depend on the thread count either.
-struct StepSums {
-  double distance_sq = 0;            // ‖w − w*‖² before the step
-  double weight_sq = 0;              // ‖w‖² before the step
-  double gradient_sq = 0;            // ‖g‖² (raw mean-loss gradient)
-  double drift_gradient_sq = 0;      // ‖(ε/2)·P⊙nβg‖²
-  double drift_localization_sq = 0;  // ‖(ε/2)·P⊙γ(w − w*)‖²
-  double drift_weight_decay_sq = 0;  // ‖(ε/2)·P⊙λ_wd·w‖²
-  double noise_sq = 0;               // ‖√ε·√P⊙σξ‖²
-  double distance_after_sq = 0;      // ‖w_new − w*‖²
-  // MALA pieces (zero unless requested): δ = w_new − w, ∇U = d (the drift).
-  double open_displacement_dot_drift = 0;    // δᵀ∇U(w)           (opening a transition at this step)
-  double open_drift_sq_preconditioned = 0;   // ∇U(w)ᵀ P ∇U(w)
-  double close_displacement_dot_drift = 0;   // δ_prevᵀ∇U(w)      (closing the previous transition)
-  double close_drift_sq_preconditioned = 0;  // ∇U(w)ᵀ P_prev ∇U(w)
-  std::size_t nonfinite = 0;                 // updated weights that are NaN or ±Inf
-  std::size_t clamped = 0;                   // weights the bounding box moved
-};
+// order; see backend/cpu_sampler_step.cpp), so they do not depend on the
+// thread count either. Defined with the backend op that returns them.
+using StepSums = backend::StepSums;
 
 // What a step should compute besides the update.
 struct StepOptions {
@@ -109,9 +99,12 @@ struct StepOptions {
 // steps to it. Chains reuse one Sampler: reset() restores the start.
 class Sampler {
  public:
-  // Copies w* = parameters at construction (only the sampled elements).
+  // `center` is w* (size ranges.total(), in `backend`'s memory, indexed like
+  // the parameters): the model's one copy (LossModel::reference()), NOT
+  // copied, so it must outlive the sampler and stay unchanged.
   // `track_mala` allocates the displacement buffer the MALA estimate needs.
-  Sampler(const SamplerConfig& config, SampledRanges ranges, std::span<const float> parameters, bool track_mala);
+  Sampler(const SamplerConfig& config, SampledRanges ranges, std::span<const float> center, bool track_mala,
+          backend::Backend& backend = backend::default_backend());
 
   const SamplerConfig& config() const { return config_; }
   const SampledRanges& ranges() const { return ranges_; }
@@ -120,26 +113,27 @@ class Sampler {
   void reset(std::span<float> parameters);
 
   // One step: reads `gradient` (the mean minibatch-loss gradient at `parameters`),
-  // updates the sampled elements of `parameters` in place.
+  // updates the sampled elements of `parameters` in place. Both in the
+  // backend's memory.
   StepSums step(std::span<float> parameters, std::span<const float> gradient, const StepOptions& options);
 
-  // Bytes the sampler holds per its own buffers (w*, V, displacement).
+  // Bytes the sampler holds in its own buffers (V, displacement).
   std::size_t state_bytes() const;
 
-  std::span<const float> center() const { return center_; }  // w*, compact
+  std::span<const float> center() const { return center_; }  // w*, as given (not owned)
 
  private:
   SamplerConfig config_;
   SampledRanges ranges_;
-  std::vector<float> center_;        // (sampled) w*
-  std::vector<float> square_avg_;    // (sampled) V, pSGLD only
-  std::vector<float> displacement_;  // (sampled) δ of the last opened MALA transition
-  struct Chunk {
-    std::size_t begin, end, compact;
-  };
-  std::vector<Chunk> chunks_;         // fixed work split: the reduction order
-  std::vector<StepSums> chunk_sums_;  // (chunks) partial sums
+  backend::Backend* backend_;
+  std::span<const float> center_;              // (total) w*, the model's copy
+  backend::Buffer<float> square_avg_;          // (sampled) V, pSGLD only
+  backend::Buffer<float> displacement_;        // (sampled) δ of the last opened MALA transition
+  std::vector<backend::SamplerChunk> chunks_;  // fixed work split: the reduction order
 };
+
+// The float scalars of one step as every backend's sampler_step receives them.
+backend::SamplerStepScalars step_scalars(const SamplerConfig& config, const StepOptions& options);
 
 // The log Metropolis–Hastings ratio of one Langevin transition w → w'
 // (see docs/llc.md, "MALA acceptance estimate"):

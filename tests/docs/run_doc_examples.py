@@ -78,9 +78,9 @@ def main():
         run = subprocess.run([sys.executable, script], cwd=work, capture_output=True, text=True, timeout=120)
         status = "ok" if run.returncode == 0 else f"FAILED (exit {run.returncode})"
         print(f"{where}: {status}")
+        print("\n".join("    " + line for line in (run.stdout + run.stderr).splitlines()[:20]))
         if run.returncode != 0:
             failed.append(where)
-            print(run.stdout + run.stderr)
     print(f"{len(blocks) - len(failed)} of {len(blocks)} docs examples ran")
     sys.exit(1 if failed else 0)
 

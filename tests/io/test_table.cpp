@@ -123,6 +123,7 @@ TEST_F(ScratchDirectory, ProvenanceAndSchemaVersion) {
   EXPECT_EQ(provenance.config_json, config);
   EXPECT_EQ(provenance.gemm_library, std::string(gemm_library()));
   EXPECT_FALSE(provenance.gemm_library.empty());
+  EXPECT_EQ(provenance.compute_device, "cpu");  // nothing selected a GPU in this process
   ASSERT_TRUE(std::regex_match(provenance.created_utc, std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)")))
       << provenance.created_utc;
   // The timestamp is UTC and lies within the test's run (second resolution).

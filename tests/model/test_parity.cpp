@@ -24,6 +24,7 @@
 #include <filesystem>
 #include <string>
 
+#include "backend/backend.h"
 #include "core/rng.h"
 #include "formats/checkpoint.h"
 #include "formats/safetensors.h"
@@ -53,9 +54,10 @@ bool ends_with(const std::string& text, std::string_view suffix) {
 // hash_weights() of make_reference.py, bit for bit: k/2²³ scaled by powers of two.
 void fill_hash_weights(GptNeox& model) {
   const auto& views = model.parameter_table().views();
+  std::vector<float> host(model.num_parameters());  // filled here, then written to the model's backend
   for (std::size_t index = 0; index < views.size(); ++index) {
     const ParameterView& view = views[index];
-    float* values = model.parameters().data() + view.offset;
+    float* values = host.data() + view.offset;
     for (std::size_t i = 0; i < view.size; ++i) {
       const std::int64_t k = static_cast<std::int64_t>(hash_bits(index, i, 0) >> 40) - (1 << 23);
       const float u = static_cast<float>(k) * 0x1p-23f;
@@ -68,6 +70,7 @@ void fill_hash_weights(GptNeox& model) {
         values[i] = u * 0x1p-4f;
     }
   }
+  model.write_parameters(host);
 }
 
 // ---------------------------------------------------------------- fixture access
@@ -89,7 +92,7 @@ struct ParityResult {
   std::string worst_gradient_tensor;
 };
 
-ParityResult run_parity(const std::string& name) {
+ParityResult run_parity(const std::string& name, backend::Backend& backend) {
   const std::string directory = std::string(LLCPRESS_FIXTURE_DIR) + "/model_" + name;
   const auto reference = formats::SafetensorsFile::open(directory + "/reference.safetensors");
   const formats::TensorView tokens_view = reference.tensor("tokens");
@@ -102,21 +105,24 @@ ParityResult run_parity(const std::string& name) {
   const bool hashed = !std::filesystem::exists(directory + "/model.safetensors");
   std::unique_ptr<GptNeox> model;
   if (hashed) {
-    model = std::make_unique<GptNeox>(formats::NeoxConfig::load(directory + "/config.json"), batch, seq_len);
+    model = std::make_unique<GptNeox>(formats::NeoxConfig::load(directory + "/config.json"), batch, seq_len, backend);
     fill_hash_weights(*model);
   } else {
-    model = GptNeox::from_checkpoint(formats::Checkpoint::open(directory), batch, seq_len);
+    model = GptNeox::from_checkpoint(formats::Checkpoint::open(directory), batch, seq_len, backend);
   }
 
   ParityResult result;
   const double loss = model->forward(tokens.data(), batch, seq_len);
   const double reference_loss = read_f64_scalar(reference, "loss");
   result.loss_error = std::abs(loss - reference_loss) / std::abs(reference_loss);
-  result.logits_error = test::max_relative_error(std::vector<float>(model->logits().begin(), model->logits().end()),
-                                                 read_f32(reference, "logits"));
+  std::vector<float> logits(static_cast<std::size_t>(batch) * seq_len * model->config().vocab_size);
+  model->read_logits(logits);
+  result.logits_error = test::max_relative_error(logits, read_f32(reference, "logits"));
 
+  backend::Buffer<float> device_gradient(backend, model->num_parameters());
+  model->backward({device_gradient.data(), device_gradient.size()});
   std::vector<float> gradient(model->num_parameters());
-  model->backward(gradient);
+  device_gradient.download(gradient);
   std::optional<formats::SafetensorsFile> sampled;
   if (hashed) sampled = formats::SafetensorsFile::open(directory + "/gradients.safetensors");
   const auto& views = model->parameter_table().views();
@@ -154,22 +160,41 @@ ParityResult run_parity(const std::string& name) {
   return result;
 }
 
-class Parity : public testing::TestWithParam<std::string> {};
+// (fixture, backend): every fixture on every registered backend, against
+// the same transformers references and tolerances.
+class Parity : public testing::TestWithParam<std::tuple<std::string, std::string>> {};
 
 TEST_P(Parity, MatchesTransformers) {
+  const auto& [fixture, backend_name] = GetParam();
+  std::unique_ptr<backend::Backend> backend;
+  for (const backend::BackendEntry& entry : backend::registered_backends()) {
+    if (entry.name != backend_name) continue;
+    const std::string reason = entry.unavailable_reason ? entry.unavailable_reason() : std::string();
+    if (!reason.empty()) GTEST_SKIP() << backend_name << " backend unavailable: " << reason;
+    backend = entry.make();
+  }
+  ASSERT_NE(backend, nullptr);
   const int saved = omp_get_max_threads();
-  // The result must not depend on the thread count (3 splits work unevenly).
-  for (int threads : {1, 3}) {
-    omp_set_num_threads(threads);
-    run_parity(GetParam());
+  try {
+    // The result must not depend on the thread count (3 splits work unevenly).
+    for (int threads : {1, 3}) {
+      omp_set_num_threads(threads);
+      run_parity(fixture, *backend);
+    }
+  } catch (const backend::UnsupportedOp& e) {
+    omp_set_num_threads(saved);
+    GTEST_SKIP() << e.what();
   }
   omp_set_num_threads(saved);
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, Parity,
-                         testing::Values("small_parallel", "small_sequential", "small_rotary_full", "small_gelu_tanh",
-                                         "pythia14m"),
-                         [](const testing::TestParamInfo<std::string>& info) { return info.param; });
+                         testing::Combine(testing::Values("small_parallel", "small_sequential", "small_rotary_full",
+                                                          "small_gelu_tanh", "pythia14m"),
+                                          testing::ValuesIn(backend::backend_names())),
+                         [](const testing::TestParamInfo<std::tuple<std::string, std::string>>& info) {
+                           return std::get<0>(info.param) + "_" + std::get<1>(info.param);
+                         });
 
 }  // namespace
 }  // namespace llcpress

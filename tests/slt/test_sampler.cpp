@@ -124,7 +124,8 @@ TEST(Sampler, MaskedOutParametersAreUntouchedAndResetRestores) {
   EXPECT_EQ(ranges.count(), 32u);
   for (auto kind : {SamplerKind::Sgld, SamplerKind::RmspropSgld}) {
     b.w = start;
-    Sampler sampler(example_config(kind), ranges, b.w, true);
+    // w* is not copied by the sampler: it reads `start`, the reference.
+    Sampler sampler(example_config(kind), ranges, start, true);
     for (int step = 0; step < 5; ++step) {
       StepOptions options;
       options.noise_stream = stream_id(step);

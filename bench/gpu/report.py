@@ -1,0 +1,140 @@
+#!/usr/bin/env python3
+"""Merges what scripts/device-check.sh run produced into one JSON report.
+
+ok is true only when every test binary exited 0, no CUDA test skipped for want
+of a GPU (on the GPU machine that means the GPU was not seen; the tests that
+check the no-GPU refusals skip there by design, saying "a GPU is visible"),
+and both benchmarks finished.
+"""
+import argparse
+import glob
+import json
+import os
+
+
+def read_json(path):
+    try:
+        with open(path) as source:
+            return json.load(source)
+    except (OSError, ValueError) as error:
+        return {"error": f"{path}: {error}"}
+
+
+def read_status(work, name):
+    try:
+        with open(os.path.join(work, name + ".status")) as source:
+            return int(source.read().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def log_tail(work, name, lines=30):
+    try:
+        with open(os.path.join(work, name + ".log"), errors="replace") as source:
+            return source.read().splitlines()[-lines:]
+    except OSError:
+        return []
+
+
+def skip_reasons(work, name):
+    """{Suite.Test: the text gtest printed between its RUN and SKIPPED lines} (the JSON has no skip message)."""
+    reasons, current, lines = {}, None, []
+    try:
+        with open(os.path.join(work, name + ".log"), errors="replace") as source:
+            for line in source:
+                if line.startswith("[ RUN      ] "):
+                    current, lines = line[13:].strip(), []
+                elif line.startswith("[  SKIPPED ] ") and current and line[13:].startswith(current):
+                    reasons[current] = " ".join(l.strip() for l in lines if l.strip())
+                    current = None
+                elif current:
+                    lines.append(line)
+    except OSError:
+        pass
+    return reasons
+
+
+def summarise_tests(work, name):
+    """gtest's JSON: counts, failures with their messages, skipped tests with their reasons."""
+    summary = {"exit": read_status(work, name), "passed": 0, "failed": 0, "skipped": 0, "failures": [],
+               "skipped_tests": [], "skipped_without_gpu": 0}
+    reasons = skip_reasons(work, name)
+    data = read_json(os.path.join(work, name + ".json"))
+    if "testsuites" not in data:
+        summary["error"] = data.get("error", "no gtest JSON")
+        summary["log_tail"] = log_tail(work, name)
+        return summary
+    for suite in data["testsuites"]:
+        for test in suite.get("testsuite", []):
+            full = f"{suite['name']}.{test['name']}"
+            if test.get("failures"):
+                summary["failed"] += 1
+                summary["failures"].append({"test": full,
+                                            "messages": [f["failure"][:2000] for f in test["failures"]]})
+            elif test.get("result") == "SKIPPED" or test.get("status") == "NOTRUN":
+                summary["skipped"] += 1
+                reason = reasons.get(full, "")
+                summary["skipped_tests"].append({"test": full, "reason": reason[:300]})
+                if "no CUDA device visible" in reason:
+                    summary["skipped_without_gpu"] += 1
+            else:
+                summary["passed"] += 1
+    return summary
+
+
+def comparison(cpp, torch):
+    """llcpress GEMM-only step time against PyTorch's full step, per model and precision (a lower bound on speed-up
+    is NOT implied: the C++ number leaves out attention, layer norms and the loss)."""
+    rows = []
+    torch_by_key = {(r["model"], r["precision"]): r for r in torch.get("results", [])}
+    for entry in cpp.get("gemm_steps", []):
+        other = torch_by_key.get((entry["model"], entry["precision"]))
+        if other:
+            rows.append({"model": entry["model"], "precision": entry["precision"],
+                         "llcpress_gemm_only_seconds": entry["seconds_per_step"],
+                         "torch_eager_full_step_seconds": other["seconds_per_step"],
+                         "gemm_only_fraction_of_torch_step": entry["seconds_per_step"] / other["seconds_per_step"],
+                         "torch_mfu": other.get("mfu")})
+    return rows
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--work", required=True)
+    parser.add_argument("--kit", required=True)
+    parser.add_argument("--gpus", required=True)
+    parser.add_argument("--seconds", type=float, required=True)
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args()
+    tests = {os.path.basename(p)[:-len(".status")]: None for p in glob.glob(os.path.join(args.work, "test_*.status"))}
+    for name in tests:
+        tests[name] = summarise_tests(args.work, name)
+    cpp = read_json(os.path.join(args.work, "bench_cpp.json"))
+    torch = read_json(os.path.join(args.work, "bench_torch.json"))
+    try:
+        with open(os.path.join(args.kit, "REVISION")) as source:
+            revision = source.read().strip()
+    except OSError:
+        revision = "unknown"
+    problems = []
+    for name, summary in tests.items():
+        if summary["exit"] != 0:
+            problems.append(f"{name} exited {summary['exit']}")
+        if summary["skipped_without_gpu"]:
+            problems.append(f"{name}: {summary['skipped_without_gpu']} tests skipped for want of a GPU on the GPU "
+                            "machine")
+    for name in ("bench_cpp", "bench_torch"):
+        if read_status(args.work, name) != 0:
+            problems.append(f"{name} exited {read_status(args.work, name)}")
+    report = {"ok": not problems, "problems": problems, "gpus": args.gpus, "bundle_revision": revision,
+              "seconds": args.seconds, "tests": tests, "bench_llcpress": cpp, "bench_torch": torch,
+              "side_by_side": comparison(cpp, torch),
+              "logs": {name: log_tail(args.work, name) for name in ("bench_cpp", "bench_torch")}}
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    with open(args.out, "w") as out:
+        json.dump(report, out, indent=2)
+    print(json.dumps({"ok": report["ok"], "problems": problems}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
