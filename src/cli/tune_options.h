@@ -6,11 +6,10 @@
 #include <algorithm>
 #include <cmath>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "cli/subcommand.h"
 #include "core/check.h"
@@ -76,14 +75,13 @@ inline void add_grid_options(po::options_description& options) {
 inline slt::TuneGrid read_grid_options(const po::variables_map& vm, const slt::LlcConfig& config) {
   slt::TuneGrid grid;
   const std::string epsilon_text = vm["grid-epsilon"].as<std::string>();
-  grid.epsilons = epsilon_text.empty()
-                      ? slt::log_grid(config.sampler.epsilon / 30, config.sampler.epsilon * 30, 7)
-                      : parse_grid(epsilon_text, "--grid-epsilon");
+  grid.epsilons = epsilon_text.empty() ? slt::log_grid(config.sampler.epsilon / 30, config.sampler.epsilon * 30, 7)
+                                       : parse_grid(epsilon_text, "--grid-epsilon");
   const std::string nbeta_text = vm["grid-nbeta"].as<std::string>();
   grid.nbetas = nbeta_text.empty() ? std::vector<double>{config.sampler.nbeta} : parse_grid(nbeta_text, "--grid-nbeta");
   const std::string gamma_text = vm["grid-gamma"].as<std::string>();
-  grid.gammas = gamma_text.empty() ? std::vector<double>{config.sampler.localization}
-                                   : parse_grid(gamma_text, "--grid-gamma");
+  grid.gammas =
+      gamma_text.empty() ? std::vector<double>{config.sampler.localization} : parse_grid(gamma_text, "--grid-gamma");
   grid.validate();
   return grid;
 }

@@ -103,8 +103,7 @@ HealthVerdict judge_health(const PointHealth& health, const HealthRules& rules, 
   HealthVerdict verdict;
   std::vector<std::string> failed;
   if (health.chains_diverged > 0 || health.chains_used == 0) failed.push_back("diverged");
-  if (health.chains_unhealthy > health.chains_diverged)
-    failed.push_back("chain_health(" + health.chain_problems + ")");
+  if (health.chains_unhealthy > health.chains_diverged) failed.push_back("chain_health(" + health.chain_problems + ")");
   if (health.chains_used == 0) {  // nothing left to judge the other rules on
     verdict.reasons = "diverged";
     return verdict;

@@ -31,8 +31,8 @@ SegmentComparison compare_segments(const LlcResult& result, double earlier_begin
 
 struct PointHealth {
   int chains_used = 0, chains_diverged = 0;
-  int chains_unhealthy = 0;          // chains failing chain_health.h's rules (diverged ones included)
-  std::string chain_problems;        // chain_problem_names of their union, e.g. "not_stationary"
+  int chains_unhealthy = 0;         // chains failing chain_health.h's rules (diverged ones included)
+  std::string chain_problems;       // chain_problem_names of their union, e.g. "not_stationary"
   double mean_mala_acceptance = 0;  // mean over used chains of each chain's mean acceptance (NaN without MALA)
   double fraction_below_init = 0;   // mean over used chains
   SegmentComparison halves;         // second half against first half

@@ -14,8 +14,7 @@ void TuneGrid::validate() const {
   LLC_CHECK(!epsilons.empty() && !nbetas.empty() && !gammas.empty(), ConfigError, "--grid-epsilon/nbeta/gamma",
             "give at least one value of each", "an empty grid ({} ε, {} nβ, {} γ)", epsilons.size(), nbetas.size(),
             gammas.size());
-  for (double e : epsilons)
-    LLC_CHECK(e > 0, ConfigError, "--grid-epsilon", "use positive step sizes", "ε = {}", e);
+  for (double e : epsilons) LLC_CHECK(e > 0, ConfigError, "--grid-epsilon", "use positive step sizes", "ε = {}", e);
   for (double n : nbetas) LLC_CHECK(n >= 0, ConfigError, "--grid-nbeta", "use nβ > 0 (0: b/ln b)", "nβ = {}", n);
   for (double g : gammas) LLC_CHECK(g >= 0, ConfigError, "--grid-gamma", "use γ ≥ 0", "γ = {}", g);
 }
@@ -51,12 +50,13 @@ TuneResult tune_llc(LossModel& model, const LlcConfig& base, const TuneGrid& gri
         point.nbeta = point.result.config.sampler.nbeta;
         point.gamma = gamma;
         point.health = assess_point(point.result);
-        spdlog::info("tune {}/{}: ε {:.3g} nβ {:.4g} γ {:.4g}: λ̂ {:.4f} ± {:.4f}, MALA {:.3f}, below {:.3f}, "
-                     "last−middle third {:+.2g} ± {:.2g} nats",
-                     out.points.size() + 1, total, epsilon, point.nbeta, gamma, point.result.llc_mean,
-                     point.result.chains_used >= 2 ? point.result.llc_std / std::sqrt(point.result.chains_used) : NAN,
-                     point.health.mean_mala_acceptance, point.health.fraction_below_init,
-                     point.health.thirds.difference, point.health.thirds.standard_error);
+        spdlog::info(
+            "tune {}/{}: ε {:.3g} nβ {:.4g} γ {:.4g}: λ̂ {:.4f} ± {:.4f}, MALA {:.3f}, below {:.3f}, "
+            "last−middle third {:+.2g} ± {:.2g} nats",
+            out.points.size() + 1, total, epsilon, point.nbeta, gamma, point.result.llc_mean,
+            point.result.chains_used >= 2 ? point.result.llc_std / std::sqrt(point.result.chains_used) : NAN,
+            point.health.mean_mala_acceptance, point.health.fraction_below_init, point.health.thirds.difference,
+            point.health.thirds.standard_error);
         out.points.push_back(std::move(point));
       }
   // The MALA ratio rule needs the whole (nβ, γ) row: judge after the grid ran.
@@ -120,8 +120,7 @@ void write_tune(io::Group& group, const TuneResult& r) {
       .add("stationary", stationary, "1", "|thirds_difference| <= stationarity_z * thirds_standard_error")
       .add("healthy", healthy, "1", "passes every rule (attributes)")
       .add("chains_unhealthy", unhealthy, "1", "chains failing the per-chain rules of slt/chain_health.h")
-      .add("reasons", reasons, "",
-           "rules failed: diverged, chain_health(<problems>), mala, below_init, not_stationary")
+      .add("reasons", reasons, "", "rules failed: diverged, chain_health(<problems>), mala, below_init, not_stationary")
       .add("recommended", recommended, "1", "1 for the recommended point")
       .add("seconds", seconds, "s", "wall time of the point's chains");
   io::write_table(group, "points", table, "one row per grid point (ε × nβ × γ), nβ-major then γ then ε");
@@ -134,28 +133,29 @@ void write_tune(io::Group& group, const TuneResult& r) {
   group.set_attribute("stationarity_z", r.rules.stationarity_z);
   group.set_attribute("recommended_index", static_cast<std::int64_t>(r.recommended));
   group.set_attribute("recommended_burn_in", static_cast<std::int64_t>(r.recommended_burn_in));
-  group.set_attribute("rule",
-                      "healthy = no divergence, every chain healthy by slt/chain_health.h, MALA acceptance >= "
-                      "minimum_mala_ratio * mala_reference, fraction below L_init <= "
-                      "maximum_fraction_below_init, |last third - middle third| <= stationarity_z * standard error; "
-                      "recommended = among healthy points the largest nbeta, then smallest gamma, then largest epsilon");
+  group.set_attribute(
+      "rule",
+      "healthy = no divergence, every chain healthy by slt/chain_health.h, MALA acceptance >= "
+      "minimum_mala_ratio * mala_reference, fraction below L_init <= "
+      "maximum_fraction_below_init, |last third - middle third| <= stationarity_z * standard error; "
+      "recommended = among healthy points the largest nbeta, then smallest gamma, then largest epsilon");
   if (r.true_lambda) group.set_attribute("true_lambda", *r.true_lambda);
 }
 
 std::string format_tune(const TuneResult& r) {
-  std::string out = fmt::format("{:>9} {:>8} {:>7} {:>9} {:>7} {:>9} {:>7} {:>6} {:>6} {:>17} {:>4}  {}\n", "epsilon",
-                                "nbeta", "gamma", "llc", "se", "llc_late", "se", "MALA", "below",
-                                "last-mid (z)", "div", "verdict");
+  std::string out =
+      fmt::format("{:>9} {:>8} {:>7} {:>9} {:>7} {:>9} {:>7} {:>6} {:>6} {:>17} {:>4}  {}\n", "epsilon", "nbeta",
+                  "gamma", "llc", "se", "llc_late", "se", "MALA", "below", "last-mid (z)", "div", "verdict");
   for (std::size_t i = 0; i < r.points.size(); ++i) {
     const TunePoint& p = r.points[i];
     const double se = p.result.chains_used >= 2 ? p.result.llc_std / std::sqrt(double(p.result.chains_used)) : NAN;
-    out += fmt::format("{:>9.3g} {:>8.4g} {:>7.4g} {:>9.4f} {:>7.4f} {:>9.4f} {:>7.4f} {:>6.3f} {:>6.3f} {:>+9.2g} ({:>+5.1f}) "
-                       "{:>4}  {}{}\n",
-                       p.epsilon, p.nbeta, p.gamma, p.result.llc_mean, se, p.health.llc_late_mean,
-                       p.health.llc_late_standard_error, p.health.mean_mala_acceptance, p.health.fraction_below_init,
-                       p.health.thirds.difference, p.health.thirds.z(), p.health.chains_diverged,
-                       p.verdict.healthy ? "healthy" : p.verdict.reasons,
-                       static_cast<int>(i) == r.recommended ? "  <- recommended" : "");
+    out += fmt::format(
+        "{:>9.3g} {:>8.4g} {:>7.4g} {:>9.4f} {:>7.4f} {:>9.4f} {:>7.4f} {:>6.3f} {:>6.3f} {:>+9.2g} ({:>+5.1f}) "
+        "{:>4}  {}{}\n",
+        p.epsilon, p.nbeta, p.gamma, p.result.llc_mean, se, p.health.llc_late_mean, p.health.llc_late_standard_error,
+        p.health.mean_mala_acceptance, p.health.fraction_below_init, p.health.thirds.difference, p.health.thirds.z(),
+        p.health.chains_diverged, p.verdict.healthy ? "healthy" : p.verdict.reasons,
+        static_cast<int>(i) == r.recommended ? "  <- recommended" : "");
   }
   out += fmt::format(
       "rules: healthy = no divergence, every chain healthy by chain_health.h, MALA acceptance ≥ {} × the largest "
@@ -166,9 +166,9 @@ std::string format_tune(const TuneResult& r) {
     out += "no healthy point: widen the grid (smaller ε, smaller nβ, larger γ) or run longer chains (--draws).\n";
   } else {
     const TunePoint& p = r.points[r.recommended];
-    out += fmt::format("recommended: --epsilon {:.3g} --nbeta {:.4g} --gamma {:.4g} --burn-in {} (λ̂ late {:.4f} ± {:.4f})\n",
-                       p.epsilon, p.nbeta, p.gamma, r.recommended_burn_in, p.health.llc_late_mean,
-                       p.health.llc_late_standard_error);
+    out += fmt::format(
+        "recommended: --epsilon {:.3g} --nbeta {:.4g} --gamma {:.4g} --burn-in {} (λ̂ late {:.4f} ± {:.4f})\n",
+        p.epsilon, p.nbeta, p.gamma, r.recommended_burn_in, p.health.llc_late_mean, p.health.llc_late_standard_error);
     if (r.true_lambda)
       out += fmt::format("true λ {:.4f}: recommended λ̂ late − λ = {:+.4f} ({:+.1f}%)\n", *r.true_lambda,
                          p.health.llc_late_mean - *r.true_lambda,

@@ -40,9 +40,9 @@ struct TunePoint {
 
 struct TuneResult {
   HealthRules rules;
-  std::vector<TunePoint> points;  // nβ-major, then γ, then ε, in grid order
-  int recommended = -1;           // index into points; -1 when no point is healthy
-  int recommended_burn_in = 0;    // steps: a third of the tune chains' steps
+  std::vector<TunePoint> points;      // nβ-major, then γ, then ε, in grid order
+  int recommended = -1;               // index into points; -1 when no point is healthy
+  int recommended_burn_in = 0;        // steps: a third of the tune chains' steps
   std::optional<double> true_lambda;  // known-λ models only (calibrate)
 };
 

@@ -118,9 +118,9 @@ TEST(Tune, RecommendsLargestNbetaThenSmallestGammaThenLargestEpsilon) {
     p.verdict.healthy = healthy;
     return p;
   };
-  std::vector<TunePoint> points = {point(1e-3, 10, 100, true),  point(3e-3, 10, 100, true),
-                                   point(1e-3, 30, 100, true),  point(3e-3, 30, 100, false),
-                                   point(1e-4, 30, 300, true),  point(1e-2, 100, 100, false)};
+  std::vector<TunePoint> points = {point(1e-3, 10, 100, true), point(3e-3, 10, 100, true),
+                                   point(1e-3, 30, 100, true), point(3e-3, 30, 100, false),
+                                   point(1e-4, 30, 300, true), point(1e-2, 100, 100, false)};
   EXPECT_EQ(recommend(points), 2);  // nβ 30 (100 is unhealthy), γ 100 before 300, then the healthy ε
   for (auto& p : points) p.verdict.healthy = false;
   EXPECT_EQ(recommend(points), -1);
