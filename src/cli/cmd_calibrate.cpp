@@ -7,15 +7,15 @@
 #include <iostream>
 #include <sstream>
 
-#include "cli/tune_options.h"
 #include "cli/subcommand.h"
+#include "cli/tune_options.h"
 #include "core/check.h"
 #include "core/log.h"
 #include "core/version.h"
-#include "pipeline/task_options.h"
-#include "slt/calibration.h"
 #include "io/hdf5.h"
 #include "io/provenance.h"
+#include "pipeline/task_options.h"
+#include "slt/calibration.h"
 #include "slt/llc_output.h"
 
 namespace llcpress::cli {

@@ -486,8 +486,7 @@ std::string resolvability_markdown(const io::Table& llc, const io::Table& critic
       largest_se = std::max(largest_se, point.standard_error);
     }
     std::string steps_text;
-    if (!all_found.empty())
-      steps_text = fmt::format("{} … {}", all_found.front(), all_found.back());
+    if (!all_found.empty()) steps_text = fmt::format("{} … {}", all_found.front(), all_found.back());
     out += fmt::format("| {} | {} / {} | {} | {} | {} |\n", name, all_found.size(), per_step.size(),
                        steps_text.empty() ? "–" : steps_text,
                        eps_by_method.count("quant") ? std::to_string(levels.size()) : "–",
