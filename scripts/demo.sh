@@ -14,9 +14,20 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 start=$SECONDS
+# CPU seconds (user + system) of the finished child processes so far: on a
+# shared machine wall time measures the other jobs too, CPU time does not.
+# `times` must run in this shell (in $(...) it would report the subshell's
+# children, none), so it writes to a file that awk then reads.
+cpu_file=$(mktemp)
+trap 'rm -f "$cpu_file"' EXIT
+child_cpu_seconds() {
+  times > "$cpu_file"
+  child_cpu=$(tail -n 1 "$cpu_file" | awk '{ total = 0; for (i = 1; i <= 2; ++i) { split($i, t, "m"); total += t[1] * 60 + t[2] } printf "%.0f", total }')
+}
 stage() {
+  child_cpu_seconds
   echo
-  echo "== [$((SECONDS - start)) s] $*"
+  echo "== [$((SECONDS - start)) s wall, $child_cpu s CPU, load $(cut -d' ' -f1 /proc/loadavg)] $*"
 }
 
 stage "install: Debian packages that are missing"
@@ -61,9 +72,11 @@ stage "fit: critical amounts against λ̂, report and figures"
 
 stage "done"
 # The headline: the fit table of the report (its first section).
-awk '/^## Does the LLC predict/{show=1} /^## Predicted/{show=0} show' "$run/report.md"
+awk '/^## Does the LLC predict/{show=1} /^### Every fit/{show=0} show' "$run/report.md"
 echo
-echo "demo: finished in $((SECONDS - start)) s"
+echo "demo: finished in $((SECONDS - start)) s wall; load average now: $(cut -d' ' -f1-3 /proc/loadavg)"
+child_cpu_seconds
+echo "demo: CPU time of its child processes (build, make-suite, MPI ranks, fit): $child_cpu s"
 echo "  report:   $run/report.md"
 echo "  results:  $run/results.h5   (llcpress query $run/results.h5 --table critical --where 'method=quant')"
 echo "  figures:  $run/figures/"

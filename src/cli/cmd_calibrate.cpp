@@ -8,53 +8,18 @@
 #include <sstream>
 
 #include "cli/subcommand.h"
+#include "cli/tune_options.h"
 #include "core/check.h"
 #include "core/log.h"
 #include "core/version.h"
+#include "io/hdf5.h"
+#include "io/provenance.h"
 #include "pipeline/task_options.h"
 #include "slt/calibration.h"
 #include "slt/llc_output.h"
 
 namespace llcpress::cli {
 namespace {
-
-std::vector<double> parse_doubles(const std::string& text, const char* key) {
-  std::vector<double> out;
-  std::stringstream stream(text);
-  std::string item;
-  while (std::getline(stream, item, ',')) {
-    try {
-      std::size_t used = 0;
-      out.push_back(std::stod(item, &used));
-      LLC_CHECK(used == item.size(), ConfigError, key, "write a comma-separated list of numbers", "'{}'", item);
-    } catch (const std::logic_error&) {
-      LLC_THROW(ConfigError, key, "write a comma-separated list of numbers", "'{}' is not a number", item);
-    }
-  }
-  LLC_CHECK(!out.empty(), ConfigError, key, "give at least one value", "empty list");
-  return out;
-}
-
-std::vector<int> parse_ints(const std::string& text, const char* key) {
-  std::vector<int> out;
-  for (double v : parse_doubles(text, key)) {
-    LLC_CHECK(v == static_cast<int>(v), ConfigError, key, "use integers", "{} is not an integer", v);
-    out.push_back(static_cast<int>(v));
-  }
-  return out;
-}
-
-// "LOW:HIGH:COUNT" (log-spaced) or a comma-separated list.
-std::vector<double> parse_grid(const std::string& text, const char* key) {
-  if (std::count(text.begin(), text.end(), ':') == 2) {
-    const auto a = text.find(':'), b = text.rfind(':');
-    const double low = parse_doubles(text.substr(0, a), key)[0],
-                 high = parse_doubles(text.substr(a + 1, b - a - 1), key)[0];
-    const int count = parse_ints(text.substr(b + 1), key)[0];
-    return slt::log_grid(low, high, count);
-  }
-  return parse_doubles(text, key);
-}
 
 int run_calibrate(int argc, char** argv) {
   // The sampler and chain keys of `llc`, with the toy-model defaults the table lists for calibrate (and why).
@@ -74,11 +39,9 @@ int run_calibrate(int argc, char** argv) {
       "sigma", po::value<double>()->default_value(-1),
       "likelihood scale σ: loss = (y − f)²/(2σ²) (default: 0.25 normal crossing, 1 rrr)")(
       "data-seed", po::value<std::uint64_t>()->default_value(0), "seed of the generated data")(
-      "grid", po::bool_switch(), "sweep ε (and nβ) instead of one run")(
-      "grid-epsilon", po::value<std::string>()->default_value(""),
-      "ε values for --grid: LOW:HIGH:COUNT (log-spaced) or a list (default: --epsilon × 1/30 … 30, 7 points)")(
-      "grid-nbeta", po::value<std::string>()->default_value(""), "nβ values for --grid (default: --nbeta)")(
+      "out", po::value<std::string>()->default_value(""), "--grid: write the grid to this HDF5 file")(
       "json", po::bool_switch(), "print the result as JSON on stdout");
+  add_grid_options(options);
   auto parsed =
       parse_task_options("calibrate", "[--model normal-crossing|monomial|rrr] [options]", options, table, argc, argv);
   if (!parsed) return 0;
@@ -143,50 +106,50 @@ int run_calibrate(int argc, char** argv) {
     return 0;
   }
 
-  const std::string epsilon_text = vm["grid-epsilon"].as<std::string>();
-  const std::vector<double> epsilons = epsilon_text.empty()
-                                           ? slt::log_grid(config.sampler.epsilon / 30, config.sampler.epsilon * 30, 7)
-                                           : parse_grid(epsilon_text, "--grid-epsilon");
-  const std::string nbeta_text = vm["grid-nbeta"].as<std::string>();
-  const std::vector<double> nbetas =
-      nbeta_text.empty() ? std::vector<double>{config.sampler.nbeta} : parse_grid(nbeta_text, "--grid-nbeta");
+  // --grid: the hyperparameter selection of `llc --grid` on a model whose λ is known.
+  const slt::TuneGrid grid = read_grid_options(vm, config);
   config.progress = false;
-  const slt::CalibrationResult grid = slt::calibration_grid(spec, config, epsilons, nbetas);
+  slt::ReferenceModel reference = slt::make_reference_model(spec);
+  slt::TuneResult tune = slt::tune_llc(*reference.model, config, grid, slt::HealthRules{});
+  tune.true_lambda = reference.truth.lambda;
+  const std::string out = vm["out"].as<std::string>();
+  if (!out.empty()) {
+    io::File file = io::File::create_atomic(out);
+    io::write_provenance(file.root(), resolved.dump());
+    file.root().set_attribute("model", reference.description);
+    io::Group group = file.root().require_group("tune");
+    slt::write_tune(group, tune);
+    file.commit();
+    spdlog::info("calibrate: wrote {} (figures: python3 analysis/tune_figures.py {})", out, out);
+  }
   if (json) {
     nlohmann::json points = nlohmann::json::array();
-    for (const auto& p : grid.points)
-      points.push_back(
-          {{"epsilon", p.epsilon},
-           {"nbeta", p.nbeta},
-           {"llc_mean", std::isfinite(p.llc_mean) ? nlohmann::json(p.llc_mean) : nlohmann::json(nullptr)},
-           {"llc_std", std::isfinite(p.llc_std) ? nlohmann::json(p.llc_std) : nlohmann::json(nullptr)},
-           {"llc_standard_error",
-            std::isfinite(p.llc_standard_error) ? nlohmann::json(p.llc_standard_error) : nlohmann::json(nullptr)},
-           {"chains_used", p.chains_used},
-           {"chains_diverged", p.chains_diverged},
-           {"mean_mala_acceptance",
-            std::isfinite(p.mean_mala_acceptance) ? nlohmann::json(p.mean_mala_acceptance) : nlohmann::json(nullptr)},
-           {"relative_error",
-            std::isfinite(p.relative_error) ? nlohmann::json(p.relative_error) : nlohmann::json(nullptr)},
-           {"stable", p.stable}});
-    print_json({{"model", grid.model},
-                {"true_lambda", grid.truth.lambda},
-                {"multiplicity", grid.truth.multiplicity},
-                {"formula", grid.truth.formula},
+    for (const auto& p : tune.points)
+      points.push_back({{"epsilon", p.epsilon},
+                        {"nbeta", p.nbeta},
+                        {"gamma", p.gamma},
+                        {"llc_mean", finite_or_null(p.result.llc_mean)},
+                        {"llc_late_mean", finite_or_null(p.health.llc_late_mean)},
+                        {"llc_late_standard_error", finite_or_null(p.health.llc_late_standard_error)},
+                        {"mala_acceptance", finite_or_null(p.health.mean_mala_acceptance)},
+                        {"fraction_below_init", finite_or_null(p.health.fraction_below_init)},
+                        {"thirds_difference", finite_or_null(p.health.thirds.difference)},
+                        {"thirds_standard_error", finite_or_null(p.health.thirds.standard_error)},
+                        {"chains_diverged", p.health.chains_diverged},
+                        {"healthy", p.verdict.healthy},
+                        {"reasons", p.verdict.reasons}});
+    print_json({{"model", reference.description},
+                {"true_lambda", reference.truth.lambda},
                 {"points", points},
+                {"recommended", tune.recommended},
+                {"recommended_burn_in", tune.recommended_burn_in},
                 {"resolved_config", resolved}});
     return 0;
   }
-  std::cout << grid.model << "\n"
-            << fmt::format("true lambda {:.4f} (multiplicity {}, {})\n", grid.truth.lambda, grid.truth.multiplicity,
-                           grid.truth.formula)
-            << fmt::format("{:>10} {:>10} {:>9} {:>8} {:>8} {:>8} {:>6} {:>8}  {}\n", "nbeta", "epsilon", "llc", "std",
-                           "stderr", "rel.err", "div", "MALA", "");
-  for (const auto& p : grid.points)
-    std::cout << fmt::format("{:>10.4g} {:>10.3g} {:>9.4f} {:>8.4f} {:>8.4f} {:>+8.3f} {:>6} {:>8.3f}  {}\n", p.nbeta,
-                             p.epsilon, p.llc_mean, p.llc_std, p.llc_standard_error, p.relative_error,
-                             p.chains_diverged, p.mean_mala_acceptance, p.stable ? "stable" : "");
-  std::cout << "stable: no diverged chain and within 2 combined standard errors of an ε-neighbour (same nβ).\n";
+  std::cout << reference.description << "\n"
+            << fmt::format("true lambda {:.4f} (multiplicity {}, {})\n", reference.truth.lambda,
+                           reference.truth.multiplicity, reference.truth.formula)
+            << slt::format_tune(tune);
   return 0;
 }
 

@@ -8,6 +8,7 @@
 #include <iostream>
 
 #include "cli/subcommand.h"
+#include "cli/tune_options.h"
 #include "core/check.h"
 #include "core/log.h"
 #include "core/version.h"
@@ -39,6 +40,7 @@ int run_llc(int argc, char** argv) {
       "sequences per forward pass (0: the whole --batch; smaller saves activation memory)")(
       "out", po::value<std::string>()->default_value(""), "write the result to this HDF5 file")(
       "json", po::bool_switch(), "print the result (with traces) as JSON on stdout");
+  add_grid_options(options);
   auto parsed = parse_task_options("llc", "--checkpoint DIR --data PREFIX [options]", options, table, argc, argv);
   if (!parsed) return 0;
   const auto& vm = parsed->values;
@@ -82,6 +84,29 @@ int run_llc(int argc, char** argv) {
                model->num_parameters() / 1e6, config.samples->first, config.samples->last, data_prefix, seq_len,
                omp_get_max_threads());
   spdlog::info("llc: resolved configuration {}", resolved.dump());
+
+  if (vm["grid"].as<bool>()) {
+    // Hyperparameter selection: the grid instead of one estimate.
+    const slt::TuneGrid grid = read_grid_options(vm, config);
+    config.progress = false;
+    const slt::TuneResult tune = slt::tune_llc(loss_model, config, grid, slt::HealthRules{});
+    const std::string out = vm["out"].as<std::string>();
+    if (!out.empty()) {
+      io::File file = io::File::create_atomic(out);
+      io::write_provenance(file.root(), resolved.dump());
+      file.root().set_attribute("checkpoint", checkpoint_path);
+      file.root().set_attribute("checkpoint_content_hash", content_hash);
+      file.root().set_attribute("data", data_prefix);
+      file.root().set_attribute("seed", static_cast<std::int64_t>(config.seed));
+      file.root().set_attribute("seq_len", static_cast<std::int64_t>(seq_len));
+      io::Group group = file.root().require_group("tune");
+      slt::write_tune(group, tune);
+      file.commit();
+      spdlog::info("llc: wrote {} (figures: python3 analysis/tune_figures.py {})", out, out);
+    }
+    std::cout << slt::format_tune(tune);
+    return tune.recommended >= 0 ? 0 : 1;
+  }
 
   const slt::LlcResult result = slt::estimate_llc(loss_model, config);
   resolved["llc"] = slt::to_json(result.config);  // nβ resolved

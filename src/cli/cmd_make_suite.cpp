@@ -40,6 +40,8 @@ int make_suite_main(int argc, char** argv) {
       "hidden sizes of the models, comma-separated (H / heads must be a multiple of 8)")(
       "layers", po::value<int>()->default_value(suite.layers), "transformer layers per model")(
       "heads", po::value<int>()->default_value(suite.heads), "attention heads per model")(
+      "vocab", po::value<int>()->default_value(suite.vocab_size),
+      "vocabulary of the corpus and the models (Pythia: 50304)")(
       "steps", po::value<std::int64_t>()->default_value(suite.steps), "training steps per model")(
       "batch", po::value<int>()->default_value(suite.batch), "sequences per step")(
       "seq-len", po::value<int>()->default_value(suite.seq_len), "tokens per training window (T)")(
@@ -60,6 +62,7 @@ int make_suite_main(int argc, char** argv) {
   suite.hidden_sizes = parse_sizes(v["sizes"].as<std::string>());
   suite.layers = v["layers"].as<int>();
   suite.heads = v["heads"].as<int>();
+  suite.vocab_size = v["vocab"].as<int>();
   suite.steps = v["steps"].as<std::int64_t>();
   suite.batch = v["batch"].as<int>();
   suite.seq_len = v["seq-len"].as<int>();

@@ -365,6 +365,147 @@ std::string format_value(double value, int digits = 4) {
   return fmt::format("{:.{}g}", value, digits);
 }
 
+// The middle of the ε values a method was swept at (the lower middle for an
+// even count): the headline reports that ε.
+double middle_eps(const std::vector<double>& values) {
+  std::vector<double> sorted = values;
+  std::sort(sorted.begin(), sorted.end());
+  sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
+  return sorted.empty() ? kNaN : sorted[(sorted.size() - 1) / 2];
+}
+
+std::string interval_text(double value, const Interval& interval, int digits) {
+  return fmt::format("{} [{}, {}]", format_value(value, digits), format_value(interval.low, digits),
+                     format_value(interval.high, digits));
+}
+
+// The rule of the per-model sentence, fixed before any fit was seen: a
+// method's relation is "linear within the intervals" when the slope's 95%
+// interval excludes 0 and the lower end of R²'s 95% interval is at least
+// kLinearRSquaredLow, i.e. even the pessimistic end of the interval leaves
+// at most 10% of the critical amount's variance to curvature and noise.
+constexpr double kLinearRSquaredLow = 0.9;
+
+// Per model (not pooled) and method at the middle ε: slope and R² with their
+// intervals and n, then one sentence per model.
+std::string headline_markdown(const FitStageResult& result) {
+  std::map<std::string, std::vector<double>> eps_by_method;
+  for (const FitRow& row : result.fits) eps_by_method[row.method].push_back(row.eps);
+  std::vector<std::string> models;
+  for (const FitRow& row : result.fits)
+    if (row.scope != "pooled" && std::find(models.begin(), models.end(), row.scope) == models.end())
+      models.push_back(row.scope);
+  std::string out =
+      "Per model, at each method's middle ε: critical amount = intercept + slope·λ̂ over the checkpoints whose "
+      "search found the critical amount (n). 95% bootstrap intervals (slope: bootstrap-t carrying λ̂'s chain "
+      "standard error; R²: percentile). A relation counts as *linear within the intervals* when the slope "
+      "interval excludes 0 and the R² interval's lower end is ≥ 0.9 (rule fixed in src/pipeline/fit_results.cpp "
+      "before any fit was seen).\n\n";
+  out += "| model | method | ε | n | slope [95% CI] | R² [95% CI] | linear within the intervals |\n";
+  out += "|---|---|---|---|---|---|---|\n";
+  std::map<std::string, std::vector<std::string>> linear, not_linear;
+  for (const std::string& model : models)
+    for (const FitRow& row : result.fits) {
+      if (row.scope != model || row.eps != middle_eps(eps_by_method[row.method])) continue;
+      std::string verdict;
+      if (!row.fitted) {
+        verdict = "no fit (too few points or constant λ̂)";
+        not_linear[model].push_back(row.method + " (no fit)");
+      } else if (!row.intervals) {
+        verdict = "no intervals (" + std::to_string(row.points) + " points)";
+        not_linear[model].push_back(row.method + " (no intervals)");
+      } else {
+        const bool excludes_zero = row.fit.slope.low > 0 || row.fit.slope.high < 0;
+        const bool high = row.fit.r_squared.low >= kLinearRSquaredLow;
+        verdict = excludes_zero && high ? "yes"
+                  : !excludes_zero      ? "no: slope interval contains 0"
+                                        : "no: R² interval reaches below 0.9";
+        (excludes_zero && high ? linear : not_linear)[model].push_back(
+            excludes_zero && high ? row.method
+                                  : fmt::format("{} (R² ≥ {})", row.method, format_value(row.fit.r_squared.low, 2)));
+      }
+      out += fmt::format("| {} | {} | {:g} | {} | {} | {} | {} |\n", model, row.method, row.eps, row.points,
+                         row.fitted ? interval_text(row.fit.point.slope, row.fit.slope, 3) : "–",
+                         row.fitted ? interval_text(row.fit.point.r_squared, row.fit.r_squared, 3) : "–", verdict);
+    }
+  out += "\n";
+  auto join = [](const std::vector<std::string>& items) {
+    std::string text;
+    for (std::size_t i = 0; i < items.size(); ++i) text += (i ? ", " : "") + items[i];
+    return text;
+  };
+  for (const std::string& model : models) {
+    const auto& yes = linear[model];
+    const auto& no = not_linear[model];
+    if (no.empty())
+      out += fmt::format("- **{}**: linear within the intervals for every method ({}).\n", model, join(yes));
+    else if (yes.empty())
+      out += fmt::format("- **{}**: not linear within the intervals for any method ({}).\n", model, join(no));
+    else
+      out += fmt::format("- **{}**: linear within the intervals for {}; not for {}.\n", model, join(yes), join(no));
+  }
+  return out + "\n";
+}
+
+// What the demo's design promises, per model: checkpoints with a found
+// critical amount for every method at the middle ε, distinct critical
+// quantization levels, and λ̂'s largest standard error against its range.
+std::string resolvability_markdown(const io::Table& llc, const io::Table& critical) {
+  const std::size_t rows = static_cast<std::size_t>(critical.num_rows());
+  if (rows == 0 || llc.num_rows() == 0) return "";
+  const auto& model = critical.values<std::string>("model");
+  const auto& method = critical.values<std::string>("method");
+  const auto step = numeric_column(critical, "step", "/tables/critical");
+  const auto eps = numeric_column(critical, "eps", "/tables/critical");
+  const auto amount = numeric_column(critical, "critical_amount", "/tables/critical");
+  const auto status = optional_string_column(critical, "status", rows, "found");
+  std::map<std::string, std::vector<double>> eps_by_method;
+  for (std::size_t i = 0; i < rows; ++i) eps_by_method[method[i]].push_back(eps[i]);
+  const auto points = llc_by_checkpoint(llc);
+  std::vector<std::string> models;
+  for (const auto& [key, point] : points)
+    if (std::find(models.begin(), models.end(), key.first) == models.end()) models.push_back(key.first);
+  std::string out =
+      "### Resolvability (per model)\n\n"
+      "Checkpoints with a found critical amount for every method at its middle ε (of the model's checkpoints); "
+      "distinct critical quantization levels at the middle ε over those checkpoints; λ̂'s largest standard error "
+      "over the checkpoints against its range (largest − smallest λ̂).\n\n"
+      "| model | checkpoints all found / all | steps all found | distinct quant levels | max se(λ̂) / range(λ̂) |\n"
+      "|---|---|---|---|---|\n";
+  for (const std::string& name : models) {
+    std::map<std::int64_t, std::pair<int, int>> per_step;  // step -> (found, rows at middle ε)
+    std::set<double> levels;
+    for (std::size_t i = 0; i < rows; ++i) {
+      if (model[i] != name || eps[i] != middle_eps(eps_by_method[method[i]])) continue;
+      auto& [found, total] = per_step[static_cast<std::int64_t>(step[i])];
+      ++total;
+      if (status[i] == "found") ++found;
+    }
+    std::vector<std::int64_t> all_found;
+    for (const auto& [s, counts] : per_step)
+      if (counts.second == static_cast<int>(eps_by_method.size()) && counts.first == counts.second)
+        all_found.push_back(s);
+    for (std::size_t i = 0; i < rows; ++i)
+      if (model[i] == name && method[i] == "quant" && eps[i] == middle_eps(eps_by_method["quant"]) &&
+          status[i] == "found" &&
+          std::find(all_found.begin(), all_found.end(), static_cast<std::int64_t>(step[i])) != all_found.end())
+        levels.insert(amount[i]);
+    double low = INFINITY, high = -INFINITY, largest_se = 0;
+    for (const auto& [key, point] : points) {
+      if (key.first != name) continue;
+      low = std::min(low, point.mean), high = std::max(high, point.mean);
+      largest_se = std::max(largest_se, point.standard_error);
+    }
+    std::string steps_text;
+    if (!all_found.empty()) steps_text = fmt::format("{} … {}", all_found.front(), all_found.back());
+    out += fmt::format("| {} | {} / {} | {} | {} | {} |\n", name, all_found.size(), per_step.size(),
+                       steps_text.empty() ? "–" : steps_text,
+                       eps_by_method.count("quant") ? std::to_string(levels.size()) : "–",
+                       high > low ? fmt::format("{:.1f}%", 100 * largest_se / (high - low)) : "–");
+  }
+  return out + "\n";
+}
+
 }  // namespace
 
 std::string fit_report_markdown(const FitStageResult& result, const io::Table& llc, const io::Table& critical,
@@ -376,6 +517,9 @@ std::string fit_report_markdown(const FitStageResult& result, const io::Table& l
   out += "`llcpress query` prints any of its tables.\n\n";
 
   out += "## Does the LLC predict compressibility?\n\n";
+  out += headline_markdown(result);
+  out += resolvability_markdown(llc, critical);
+  out += "### Every fit\n\n";
   out +=
       "Least-squares fit of the critical amount against λ̂ over checkpoints. Intervals: 95% bootstrap "
       "(slope: bootstrap-t carrying the chains' uncertainty in λ̂). Rows with n < 3 are not fitted. Critical "

@@ -33,7 +33,9 @@ struct DemoSuiteConfig {
   std::uint64_t seed = 1234;
   std::size_t heldout_sequences = 256;            // written to data/heldout
   std::size_t evaluated_heldout_sequences = 128;  // evaluated at every checkpoint
-  std::int64_t checkpoint_interval = 100;
+  // 0, 1, 2, 4, …, 32, then every 40 steps: 17 checkpoints of 400 steps, dense early like Pythia's
+  // log-spaced start, so each model has ≥ 10 checkpoints after learning has begun.
+  std::int64_t checkpoint_interval = 40;
 
   void validate() const;
 };
