@@ -7,9 +7,12 @@
 # usage: rundir_lock_test.sh LLCPRESS_EXE SUITE_DIR WORK_DIR
 source "$(dirname "$0")/rundir_lib.sh" "$@"
 out=$work/out
-# LLC shards of ~1 s each (2000 draws) keep the first run busy long enough.
+# LLC shards of ~1 s each (2000 SGLD steps) keep the first run busy long enough.
+# The steps are 20 draws x 100 steps, not 2000 draws: this test is about the
+# lock, and 2000 draws of the untrained step-0 checkpoint drift enough for the
+# stationarity rule (docs/llc.md, chain health) to fail the shard.
 write_job "$work/job.ini" "$out"
-llc plan "$work/job.ini" --llc.draws=2000
+llc plan "$work/job.ini" --llc.draws=20 --llc.steps_between_draws=100
 expect_rc 0 "plan"
 "$exe" run "$out" > "$work/first.log" 2>&1 &
 first=$!
@@ -39,8 +42,8 @@ ls "$out/shards" | grep -q '\.tmp\.' && fail "temporary files of the killed run 
 
 # Two --shards runs (as SLURM array tasks, sharing the directory) over the same
 # shards: each shard is claimed by one of them and computed once.
-# 300 draws: long enough to overlap (both start together), short enough to be cheap.
-llc plan "$work/job.ini" --llc.draws=300 --force
+# 300 steps (30 draws x 10): long enough to overlap (both start together), short enough to be cheap.
+llc plan "$work/job.ini" --llc.draws=30 --llc.steps_between_draws=10 --force
 expect_rc 0 "replan with fewer draws"
 rm "$out"/shards/*.h5
 "$exe" run "$out" --shards 0-3 > "$work/one.log" 2>&1 &
