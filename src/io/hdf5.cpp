@@ -8,6 +8,8 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <limits>
 #include <new>
 #include <random>
@@ -1006,6 +1008,47 @@ File File::create_atomic(const fs::path& path) {
   }
 }
 
+File File::edit_atomic(const fs::path& path) {
+  prepare_library();
+  std::vector<char> image;  // the whole file's bytes
+  {
+    std::ifstream in(path, std::ios::binary);
+    LLC_CHECK(in.good(), IoError, path.string(), "check the path and read permission", "cannot open the file: {}",
+              std::strerror(errno));
+    image.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    LLC_CHECK(!in.bad(), IoError, path.string(), "check the file system", "read failed");
+  }
+  fs::path temporary = path;
+  temporary += fmt::format(".tmp.{}.{}", ::getpid(), random_suffix());
+  const int descriptor = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  LLC_CHECK(descriptor >= 0, IoError, temporary.string(), "check that the directory is writable and the disk not full",
+            "cannot create the temporary file: {}", std::strerror(errno));
+  ::close(descriptor);
+  try {
+    // The same in-memory core file as create_atomic (see there for why HDF5
+    // must never write to disk itself), started from the existing file's image.
+    Handle access = make_file_access(false);
+    LLC_CHECK_HDF5(H5Pset_fapl_core(access.get(), kCoreIncrementBytes, /*backing_store=*/false),
+                   "HDF5 file access properties");
+    LLC_CHECK_HDF5(H5Pset_file_image(access.get(), image.data(), image.size()), "HDF5 file image");
+    image = {};
+    hid_t opened = H5Fopen(temporary.c_str(), H5F_ACC_RDWR, access.get());
+    if (opened < 0)
+      LLC_THROW(IoError, path.string(),
+                "the file is truncated, corrupt or not HDF5 (h5dump -H FILE tells); if llcpress wrote it, rerun the "
+                "step that did",
+                "cannot open as HDF5 for editing: {}", hdf5_detail::take_error_stack_message());
+    Handle file(opened);
+    auto name = std::make_shared<const std::string>(path.string());
+    Handle root(LLC_CHECK_HDF5(H5Gopen2(file.get(), "/", H5P_DEFAULT), *name));
+    return File(std::move(file), Group(std::move(root), name, "/"), path, temporary, true);
+  } catch (...) {
+    std::error_code ignored;
+    fs::remove(temporary, ignored);
+    throw;
+  }
+}
+
 File File::open_existing(const fs::path& path, bool writable) {
   prepare_library();
   std::error_code error;
@@ -1041,7 +1084,7 @@ void File::close() {
 }
 
 void File::commit() {
-  LLC_REQUIRE(atomic_, "commit() on a file that was not made by create_atomic() or was committed already");
+  LLC_REQUIRE(atomic_, "commit() on a file that was not made by create_atomic()/edit_atomic() or was committed already");
   try {
     root_.handle_.reset();
     // The in-memory image (create_atomic), complete once flushed.

@@ -242,6 +242,12 @@ class File {
   // into place (replacing an older file). Destroying the File without commit()
   // deletes the temporary file.
   static File create_atomic(const std::filesystem::path& path);
+  // Opens a copy of the existing file at `path` in memory, for changing it
+  // atomically: commit() writes the changed file to a temporary name beside
+  // `path` and renames it over the original, exactly as for create_atomic (so
+  // a full disk is an IoError, never a crashed HDF5 close); destroying the File
+  // without commit() leaves the original untouched.
+  static File edit_atomic(const std::filesystem::path& path);
   static File open_read_only(const std::filesystem::path& path);
   static File open_read_write(const std::filesystem::path& path);
 
@@ -260,7 +266,7 @@ class File {
   // Closes a non-atomic file; a no-op once closed.
   void close();
   // Closes an atomic file and renames it into place. An error for a file that
-  // was not created by create_atomic or was already committed.
+  // was not made by create_atomic or edit_atomic, or was already committed.
   void commit();
 
  private:

@@ -311,23 +311,11 @@ void write_fits_into_results(const std::filesystem::path& results_path, const Fi
   if (!fs::exists(results_path))
     LLC_THROW(InputError, results_path.string(), "run `llcpress gather OUT` before `llcpress fit OUT`",
               "the results file does not exist");
-  // Same directory, so the final rename stays on one file system (atomic).
-  const fs::path temporary = results_path.string() + fmt::format(".tmp.{}.fit", ::getpid());
-  struct RemoveOnFailure {
-    fs::path path;
-    bool armed = true;
-    ~RemoveOnFailure() {
-      std::error_code ignored;
-      if (armed) fs::remove(path, ignored);
-    }
-  } guard{temporary};
-  std::error_code error;
-  fs::copy_file(results_path, temporary, fs::copy_options::overwrite_existing, error);
-  if (error)
-    LLC_THROW(IoError, results_path.string(), "check free space and write permission in the output directory",
-              "cannot copy to {}: {}", temporary.string(), error.message());
   {
-    io::File file = io::File::open_read_write(temporary);
+    // Edited in memory and renamed over the original at commit(): a crash or
+    // a full disk leaves the old file, never a truncated one, and a refused
+    // write is an IoError (issue 20, finding 4), not a crash in HDF5's close.
+    io::File file = io::File::edit_atomic(results_path);
     io::Group& root = file.root();
     if (root.exists("fits")) root.remove("fits");
     io::Group fits = root.create_group("fits");
@@ -343,19 +331,8 @@ void write_fits_into_results(const std::filesystem::path& results_path, const Fi
     fits.set_attribute("created_utc", io::utc_timestamp_now());
     io::write_table(fits, "table", fits_table(result), "one row per scope (model or pooled) × method × ε");
     io::write_table(fits, "bits", bits_table(result), "predicted against measured bits per weight, per method × ε");
-    file.close();
+    file.commit();
   }
-  // Flush the copy to disk before it replaces the original, so a crash leaves
-  // either the old or the new file, never a truncated one.
-  if (FILE* handle = std::fopen(temporary.c_str(), "rb")) {
-    ::fsync(::fileno(handle));
-    std::fclose(handle);
-  }
-  fs::rename(temporary, results_path, error);
-  if (error)
-    LLC_THROW(IoError, results_path.string(), "check write permission in the output directory",
-              "cannot rename {} over it: {}", temporary.string(), error.message());
-  guard.armed = false;
 }
 
 namespace {

@@ -41,7 +41,8 @@ SegmentComparison compare_segments(const LlcResult& result, double earlier_begin
     if (chain.diverged || chain.draw_loss.empty()) continue;
     const auto earlier = segment(chain.draw_loss, earlier_begin, earlier_end);
     const auto later = segment(chain.draw_loss, later_begin, later_end);
-    const double se_earlier = autocorrelated_standard_error(earlier), se_later = autocorrelated_standard_error(later);
+    const double se_earlier = batch_means_standard_error(earlier, kStationarityBatches),
+                 se_later = batch_means_standard_error(later, kStationarityBatches);
     out.earlier_mean += mean_of(earlier);
     out.later_mean += mean_of(later);
     variance += se_earlier * se_earlier + se_later * se_later;

@@ -16,8 +16,8 @@ namespace llcpress::slt {
 
 // later − earlier for two segments of the draw trace, given as fractions of
 // the draws, [begin, end) each. Per chain: the two segment means and their
-// standard errors (autocorrelated_standard_error of chain_health.h, the one
-// definition the project uses); over the C chains that did not diverge:
+// standard errors (batch_means_standard_error of chain_health.h with
+// kStationarityBatches, the one definition the project uses); over the C chains that did not diverge:
 // difference = mean over chains of (later − earlier),
 // standard_error = √(Σ_c se_earlier,c² + se_later,c²) / C (chains are independent).
 struct SegmentComparison {
