@@ -52,9 +52,14 @@ def model_colors(models):
     return {m: cmap(i / max(1, len(models) - 1)) for i, m in enumerate(models)}
 
 
+def parameter_unit(table):
+    """The `parameter_unit` column (schema_version 3; results.h5 of versions 1-2 called it `units`)."""
+    return table["parameter_unit"] if "parameter_unit" in table else table["units"]
+
+
 def parameter_label(critical, method_mask):
     names = sorted(set(critical["parameter"][method_mask]))
-    units = sorted(set(critical["units"][method_mask]))
+    units = sorted(set(parameter_unit(critical)[method_mask]))
     return f"critical {', '.join(names)} [{', '.join(units)}]"
 
 
@@ -181,7 +186,7 @@ def figure_curves(results, out_dir):
                 order = np.argsort(curves["amount"][s])
                 ax.plot(curves["amount"][s][order], curves["loss"][s][order], marker=".", ms=4,
                         color=cmap(i / max(1, len(steps) - 1)), label=f"step {step}")
-            ax.set_xlabel(f"{curves['parameter'][m][0]} [{curves['units'][m][0]}]")
+            ax.set_xlabel(f"{curves['parameter'][m][0]} [{parameter_unit(curves)[m][0]}]")
             ax.set_ylabel("held-out loss [nats/token]")
             if curves["parameter"][m][0] == "levels":
                 ax.set_xscale("log", base=2)

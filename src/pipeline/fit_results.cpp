@@ -119,7 +119,9 @@ FitStageResult compute_fit_stage(const io::Table& llc, const io::Table& critical
   const auto amount = numeric_column(critical, "critical_amount", "/tables/critical");
   const auto status = optional_string_column(critical, "status", rows, "found");
   const auto parameter = optional_string_column(critical, "parameter", rows, "");
-  const auto units = optional_string_column(critical, "units", rows, "");
+  // `parameter_unit` since schema_version 3; results.h5 of versions 1-2 called the column `units`.
+  const auto units =
+      optional_string_column(critical, critical.has("parameter_unit") ? "parameter_unit" : "units", rows, "");
   const auto measured_bits = optional_numeric_column(critical, "bits_per_weight", rows, "/tables/critical");
   const auto predicted_bits = optional_numeric_column(critical, "predicted_bits", rows, "/tables/critical");
 
@@ -249,8 +251,8 @@ io::Table fits_table(const FitStageResult& result) {
   table.add("scope", scope, "", "model name, or 'pooled' for all models' checkpoints together")
       .add("method", method, "", "compression method")
       .add("parameter", parameter, "", "the compression parameter fitted (levels, keep fraction, ...)")
-      .add("units", units, "", "units of the critical amount")
-      .add("eps", eps, "nats", "loss-increase tolerance ε")
+      .add("parameter_unit", units, "", "units of the critical amount")
+      .add("eps", eps, "nats/token", "loss-increase tolerance ε")
       .add("n", points, "1", "checkpoints in the fit (λ̂ known and critical amount found)")
       .add("excluded_bounds", excluded, "1", "checkpoints left out: critical amount a bound of the range or none")
       .add("fitted", fitted, "1", "1 when n >= 3 and λ̂ not constant; otherwise the statistics are NaN")
@@ -287,7 +289,7 @@ io::Table bits_table(const FitStageResult& result) {
   }
   io::Table table;
   table.add("method", method, "", "compression method")
-      .add("eps", eps, "nats", "loss-increase tolerance ε")
+      .add("eps", eps, "nats/token", "loss-increase tolerance ε")
       .add("n", points, "1", "checkpoints with both measured and predicted bits")
       .add("measured_bits_mean", measured, "bits/parameter", "mean bits per weight at the critical amount")
       .add("predicted_bits_mean", predicted, "bits/parameter", "mean of (λ̂/d)·log2(1/ε)")

@@ -66,13 +66,13 @@ Study make_study() {
       }
     }
   }
-  study.llc.add("model", llc_model).add("step", llc_step).add("llc_mean", mean, "nats").add("llc_std", std_dev);
+  study.llc.add("model", llc_model).add("step", llc_step).add("llc_mean", mean, "1").add("llc_std", std_dev);
   study.critical.add("model", critical_model)
       .add("step", critical_step)
       .add("method", method)
       .add("parameter", parameter)
-      .add("units", units)
-      .add("eps", eps, "nats")
+      .add("parameter_unit", units)
+      .add("eps", eps, "nats/token")
       .add("critical_amount", amount)
       .add("status", status)
       .add("bits_per_weight", bits)
@@ -81,7 +81,7 @@ Study make_study() {
       .add("step", curve_step)
       .add("method", curve_method)
       .add("parameter", curve_parameter)
-      .add("units", curve_units)
+      .add("parameter_unit", curve_units)
       .add("amount", curve_amount)
       .add("loss", curve_loss, "nats/token");
   return study;
