@@ -9,6 +9,8 @@ Writes PNGs into OUT/figures/:
   curves_<model>_<method>.png    loss against the compression amount, one line per checkpoint
   bits_predicted_vs_measured.png the theory's bits per weight against the measured ones (quantizers)
   matmul_rate.png                D(R) of the matrix-multiplication quantizers against Γ(R), when a sweep exists
+Rows of /tables/llc whose shard failed (status "failed": too few healthy chains) and rows without a finite λ̂
+are left out of every figure, each named on stderr; empty tables give no figure and no error.
 Needs h5py, numpy and matplotlib (Debian: python3-h5py python3-numpy python3-matplotlib).
 """
 import argparse
@@ -26,13 +28,58 @@ import numpy as np  # noqa: E402
 from llcpress_tables import read_columns  # noqa: E402  (analysis/llcpress_tables.py, beside this file)
 
 
+def num_rows(table):
+    """Rows of a table read by read_columns (0 for a table without columns)."""
+    return len(next(iter(table.values()))) if table else 0
+
+
+def select_rows(table, mask):
+    return {name: values[mask] for name, values in table.items()}
+
+
+_reported_rows = set()  # (model, step) already named on stderr: several figures read /tables/llc
+
+
+def report_left_out(where, why):
+    if where not in _reported_rows:
+        _reported_rows.add(where)
+        print(f"figures.py: left out {where}: {why}", file=sys.stderr)
+
+
+def usable_llc(results):
+    """/tables/llc without the rows no figure may use: failed shards and non-finite λ̂ (each reported once)."""
+    if "tables/llc" not in results:
+        return None
+    llc = read_columns(results["tables/llc"])
+    rows = num_rows(llc)
+    if rows == 0:
+        return llc
+    keep = np.ones(rows, dtype=bool)
+    for i in range(rows):
+        status = llc["status"][i] if "status" in llc else "done"
+        where = f"{llc['model'][i]} step {llc['step'][i]}"
+        if status != "done":
+            reason = llc["reason"][i] if "reason" in llc else ""
+            report_left_out(where, f"LLC shard {status}: {reason}")
+            keep[i] = False
+        elif not np.isfinite(llc["llc_mean"][i]):
+            report_left_out(where, "λ̂ is not finite")
+            keep[i] = False
+    return select_rows(llc, keep)
+
+
+def finite_or_zero(values):
+    values = np.asarray(values, dtype=float)
+    return np.where(np.isfinite(values), values, 0.0)
+
+
 def units_of(group, column):
     units = group[column].attrs.get("units", "")
     return units.decode() if isinstance(units, bytes) else str(units)
 
 
 def rows_where(table, **conditions):
-    mask = np.ones(len(next(iter(table.values()))), dtype=bool)
+    mask = np.ones(num_rows(table), dtype=bool)
     for key, value in conditions.items():
         mask &= table[key] == value
     return mask
@@ -66,8 +113,10 @@ def parameter_label(critical, method_mask):
 def figure_llc_vs_critical(results, out_dir):
     if "tables/llc" not in results or "tables/critical" not in results:
         return []
-    llc = read_columns(results["tables/llc"])
+    llc = usable_llc(results)
     critical = read_columns(results["tables/critical"])
+    if num_rows(llc) == 0 or num_rows(critical) == 0:
+        return []
     fits = read_columns(results["fits/table"]) if "fits/table" in results else None
     models = list(dict.fromkeys(llc["model"]))
     colors = model_colors(models)
@@ -88,7 +137,7 @@ def figure_llc_vs_critical(results, out_dir):
                         bound_y.append(critical["critical_amount"][i])
                         continue
                     xs.append(llc["llc_mean"][j[0]])
-                    xerr.append(llc["llc_std"][j[0]])
+                    xerr.append(finite_or_zero(llc["llc_std"][j[0]]))  # one chain: no spread to draw
                     ys.append(critical["critical_amount"][i])
                 if bound_x:
                     ax.scatter(bound_x, bound_y, s=30, facecolors="none", edgecolors=[colors[model]],
@@ -110,7 +159,8 @@ def figure_llc_vs_critical(results, out_dir):
             ax.set_ylabel(parameter_label(critical, critical["method"] == method))
             ax.set_title(f"{method}, ε = {eps:g} nats")
             ax.grid(alpha=0.3)
-            ax.legend(fontsize=7)
+            if ax.get_legend_handles_labels()[0]:
+                ax.legend(fontsize=7)
         fig.suptitle(f"Complexity vs compressibility: {method}")
         written.append(save_figure(fig, out_dir, f"llc_vs_critical_{method}.png"))
     return written
@@ -123,15 +173,19 @@ def positive_steps(steps):
 
 def figure_over_steps(results, out_dir):
     panels = []
-    if "tables/llc" in results:
+    llc = usable_llc(results)
+    if llc is not None and num_rows(llc) == 0:
+        llc = None
+    if llc is not None:
         panels.append(("llc", None))
     critical = read_columns(results["tables/critical"]) if "tables/critical" in results else None
+    if critical is not None and num_rows(critical) == 0:
+        critical = None
     if critical is not None:
         for method in dict.fromkeys(critical["method"]):
             panels.append(("critical", method))
     if not panels:
         return []
-    llc = read_columns(results["tables/llc"]) if "tables/llc" in results else None
     columns = min(3, len(panels))  # a grid, so six panels stay readable
     rows = (len(panels) + columns - 1) // columns
     fig, axes = plt.subplots(rows, columns, figsize=(4.6 * columns, 3.8 * rows), squeeze=False)
@@ -143,16 +197,20 @@ def figure_over_steps(results, out_dir):
         for model in all_models:
             if kind == "llc":
                 m = rows_where(llc, model=model)
+                if not m.any():
+                    continue
                 order = np.argsort(llc["step"][m])
                 ax.errorbar(positive_steps(llc["step"][m][order]), llc["llc_mean"][m][order],
-                            yerr=llc["llc_std"][m][order], marker="o", ms=3, capsize=2, color=colors[model],
-                            label=model)
+                            yerr=finite_or_zero(llc["llc_std"][m][order]), marker="o", ms=3, capsize=2,
+                            color=colors[model], label=model)
                 ax.set_ylabel("LLC λ̂ (dimensionless)")
                 ax.set_title("LLC over training")
             else:
                 eps_values = sorted(set(critical["eps"][critical["method"] == method]))
                 eps = eps_values[len(eps_values) // 2]
                 m = rows_where(critical, model=model, method=method, eps=eps)
+                if not m.any():
+                    continue
                 order = np.argsort(critical["step"][m])
                 steps = positive_steps(critical["step"][m][order])
                 amounts = critical["critical_amount"][m][order]
@@ -166,7 +224,8 @@ def figure_over_steps(results, out_dir):
         ax.set_xscale("log")
         ax.set_xlabel("training step (step 0 drawn at 0.5)")
         ax.grid(alpha=0.3, which="both")
-        ax.legend(fontsize=7)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
     return [save_figure(fig, out_dir, "over_steps.png")]
 
 
@@ -174,6 +233,8 @@ def figure_curves(results, out_dir):
     if "tables/curves" not in results:
         return []
     curves = read_columns(results["tables/curves"])
+    if num_rows(curves) == 0:
+        return []
     written = []
     for model in dict.fromkeys(curves["model"]):
         for method in dict.fromkeys(curves["method"][curves["model"] == model]):
@@ -201,6 +262,8 @@ def figure_bits(results, out_dir):
     if "tables/critical" not in results:
         return []
     critical = read_columns(results["tables/critical"])
+    if num_rows(critical) == 0:
+        return []
     # log axes: (λ̂/d)·log2(1/ε) is orders of magnitude below the measured bits on small models
     m = np.isfinite(critical["bits_per_weight"]) & np.isfinite(critical["predicted_bits"])
     m &= (critical["bits_per_weight"] > 0) & (critical["predicted_bits"] > 0)

@@ -46,6 +46,7 @@ int gather_main(int argc, char** argv) {
                 {"shards_stale", summary.shards_stale},
                 {"shards_bad", summary.shards_bad},
                 {"llc_rows", summary.llc_rows},
+                {"llc_rows_failed", summary.llc_rows_failed},
                 {"critical_rows", summary.critical_rows},
                 {"curve_rows", summary.curve_rows}});
   } else {
@@ -57,8 +58,12 @@ int gather_main(int argc, char** argv) {
           "  {} stale shards (made with other settings than the plan) were left out: `llcpress status {}` lists "
           "them, `llcpress rerun {} --redo-stale` recomputes them\n",
           summary.shards_stale, plan.output, plan.output);
-    std::cout << fmt::format("  tables/llc: {} rows, tables/critical: {} rows, tables/curves: {} rows\n",
-                             summary.llc_rows, summary.critical_rows, summary.curve_rows);
+    std::cout << fmt::format(
+        "  tables/llc: {} rows{}, tables/critical: {} rows, tables/curves: {} rows\n", summary.llc_rows,
+        summary.llc_rows_failed
+            ? fmt::format(" ({} failed: status = failed, not used for predicted bits)", summary.llc_rows_failed)
+            : "",
+        summary.critical_rows, summary.curve_rows);
   }
   return summary.shards_done == static_cast<int>(plan.shards.size()) ? 0 : 3;
 }

@@ -107,7 +107,8 @@ int run_llc(int argc, char** argv) {
   } else {
     std::cout << slt::format_llc(result);
   }
-  return result.chains_used > 0 ? 0 : 1;
+  // Too few healthy chains (docs/llc.md, "Chain health"): the estimate is not usable.
+  return result.chains_used > 0 && !result.failed ? 0 : 1;
 }
 
 }  // namespace

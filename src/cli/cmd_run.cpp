@@ -151,10 +151,11 @@ int run_shards_main(const std::string& name, int argc, char** argv, bool rerun_o
     Plan plan = prepare_run(target, overrides, (*values)["replan"].as<bool>(), run_options.only_shards.empty(), name,
                             lock, lock_owner, mpi);
     RunSummary summary = run_plan(plan, run_options, *lock);
-    int local[5] = {summary.shards_attempted, summary.shards_done, summary.shards_failed, summary.shards_stale_kept,
-                    summary.shards_claimed_elsewhere},
-        total[5] = {0, 0, 0, 0, 0};
-    mpi.sum_to_root(local, total, 5);
+    int local[6] = {summary.shards_attempted,  summary.shards_done,
+                    summary.shards_failed,     summary.shards_stale_kept,
+                    summary.shards_claimed_elsewhere, summary.stopped ? 1 : 0},
+        total[6] = {0, 0, 0, 0, 0, 0};
+    mpi.sum_to_root(local, total, 6);
     if (rank == 0) {
       spdlog::info("{}: {} shards run, {} done, {} failed; `llcpress status {}` lists them", name, total[0], total[1],
                    total[2], plan.output);
@@ -164,6 +165,11 @@ int run_shards_main(const std::string& name, int argc, char** argv, bool rerun_o
       if (total[4] > 0)
         spdlog::warn("{}: {} shards were skipped because another process was running them", name, total[4]);
       exit_code = total[2] + total[3] + total[4] > 0 ? 3 : 0;
+      if (total[5] > 0) {  // a stop request outranks shard failures: the run is unfinished on purpose
+        spdlog::warn("{}: {} rank(s) stopped on SIGTERM/SIGINT; `llcpress rerun {}` continues (exit 4)", name, total[5],
+                     plan.output);
+        exit_code = 4;
+      }
     }
     exit_code = mpi.broadcast_from_root(exit_code);
   } catch (const Error& error) {

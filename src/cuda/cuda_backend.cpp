@@ -3,12 +3,23 @@
 #include <fmt/format.h>
 
 #include "core/check.h"
-#include "cuda/check_cuda.h"
 #include "core/device.h"
 #include "cuda/add_scaled.h"
+#include "cuda/attention.h"
+#include "cuda/check_cuda.h"
+#include "cuda/cross_entropy.h"
 #include "cuda/device_info.h"
 #include "cuda/device_select.h"
+#include "cuda/embedding.h"
+#include "cuda/gaussian_noise.h"
+#include "cuda/gelu.h"
 #include "cuda/gemm.h"
+#include "cuda/kernel_launch.h"
+#include "cuda/layernorm.h"
+#include "cuda/prune.h"
+#include "cuda/quantize.h"
+#include "cuda/rotary.h"
+#include "cuda/sampler_step.h"
 
 namespace llcpress::cuda {
 
@@ -93,64 +104,99 @@ void CudaBackend::linear_backward(float* d_input, float* d_weight, float* d_bias
   cuda::linear_backward(context_, d_input, d_weight, d_bias, d_output, input, weight, rows, in_features, out_features);
 }
 
-// The kernels below come from cuda-kernels (cuda/embedding.h, layernorm.h,
-// rotary.h, attention.h, gelu.h, cross_entropy.h, sampler_step.h): each op
-// becomes set_kernel_stream(context_.stream()) + the launcher of the same name.
-void CudaBackend::embedding_forward(float*, const std::int32_t*, const float*, std::int64_t, int) {
-  unsupported("embedding_forward");
+// The kernels (cuda-kernels): each op points the kernels at this backend's
+// stream for its duration, then calls the launcher of the same name.
+
+void CudaBackend::embedding_forward(float* output, const std::int32_t* tokens, const float* table, std::int64_t rows,
+                                    int hidden) {
+  const KernelStreamScope stream_scope(context_.stream());
+  cuda::embedding_forward(output, tokens, table, rows, hidden);
 }
-void CudaBackend::embedding_backward(float*, const float*, const std::int32_t*, std::int64_t, int) {
-  unsupported("embedding_backward");
+void CudaBackend::embedding_backward(float* d_table, const float* d_output, const std::int32_t* tokens,
+                                     std::int64_t rows, int hidden) {
+  const KernelStreamScope stream_scope(context_.stream());
+  cuda::embedding_backward(d_table, d_output, tokens, rows, hidden);
 }
-void CudaBackend::layernorm_forward(float*, float*, float*, const float*, const float*, const float*, std::int64_t, int,
-                                    float) {
-  unsupported("layernorm_forward");
+void CudaBackend::layernorm_forward(float* output, float* mean, float* rstd, const float* input, const float* weight,
+                                    const float* bias, std::int64_t rows, int hidden, float eps) {
+  const KernelStreamScope stream_scope(context_.stream());
+  cuda::layernorm_forward(output, mean, rstd, input, weight, bias, rows, hidden, eps);
 }
-void CudaBackend::layernorm_backward(float*, float*, float*, const float*, const float*, const float*, const float*,
-                                     const float*, std::int64_t, int) {
-  unsupported("layernorm_backward");
+void CudaBackend::layernorm_backward(float* d_input, float* d_weight, float* d_bias, const float* d_output,
+                                     const float* input, const float* mean, const float* rstd, const float* weight,
+                                     std::int64_t rows, int hidden) {
+  const KernelStreamScope stream_scope(context_.stream());
+  cuda::layernorm_backward(d_input, d_weight, d_bias, d_output, input, mean, rstd, weight, rows, hidden);
 }
-void CudaBackend::rotary_forward(float*, const float*, const float*, std::int64_t, int, int, int, int) {
-  unsupported("rotary_forward");
+void CudaBackend::rotary_forward(float* qkv, const float* cos_table, const float* sin_table, std::int64_t batch,
+                                 int seq_len, int heads, int head_dim, int rotary_dims) {
+  const KernelStreamScope stream_scope(context_.stream());
+  cuda::rotary_forward(qkv, cos_table, sin_table, batch, seq_len, heads, head_dim, rotary_dims);
 }
-void CudaBackend::rotary_backward(float*, const float*, const float*, std::int64_t, int, int, int, int) {
-  unsupported("rotary_backward");
+void CudaBackend::rotary_backward(float* d_qkv, const float* cos_table, const float* sin_table, std::int64_t batch,
+                                  int seq_len, int heads, int head_dim, int rotary_dims) {
+  const KernelStreamScope stream_scope(context_.stream());
+  cuda::rotary_backward(d_qkv, cos_table, sin_table, batch, seq_len, heads, head_dim, rotary_dims);
 }
-void CudaBackend::reserve_attention(int, int) { unsupported("reserve_attention"); }
-void CudaBackend::attention_forward(float*, float*, const float*, std::int64_t, int, int, int) {
-  unsupported("attention_forward");
+// The attention kernels keep no workspace (the backward's one scratch row is
+// stream-ordered allocated per call); only the head dimension is checked here.
+void CudaBackend::reserve_attention(int, int head_dim) { cuda::check_attention_head_dim(head_dim); }
+void CudaBackend::attention_forward(float* output, float* row_log_sum_exp, const float* qkv, std::int64_t batch,
+                                    int seq_len, int heads, int head_dim) {
+  const KernelStreamScope stream_scope(context_.stream());
+  cuda::attention_forward(output, row_log_sum_exp, qkv, batch, seq_len, heads, head_dim);
 }
-void CudaBackend::attention_backward(float*, const float*, const float*, const float*, const float*, std::int64_t, int,
-                                     int, int) {
-  unsupported("attention_backward");
+void CudaBackend::attention_backward(float* d_qkv, const float* d_output, const float* output,
+                                     const float* row_log_sum_exp, const float* qkv, std::int64_t batch, int seq_len,
+                                     int heads, int head_dim) {
+  const KernelStreamScope stream_scope(context_.stream());
+  cuda::attention_backward(d_qkv, d_output, output, row_log_sum_exp, qkv, batch, seq_len, heads, head_dim);
 }
-void CudaBackend::gelu_forward(float*, const float*, std::int64_t, GeluKind) { unsupported("gelu_forward"); }
-void CudaBackend::gelu_backward(float*, const float*, const float*, std::int64_t, GeluKind) {
-  unsupported("gelu_backward");
+void CudaBackend::gelu_forward(float* output, const float* input, std::int64_t count, GeluKind kind) {
+  const KernelStreamScope stream_scope(context_.stream());
+  cuda::gelu_forward(output, input, count, kind);
 }
-double CudaBackend::cross_entropy_forward(float*, float*, const float*, const std::int32_t*, std::int64_t, int) {
-  unsupported("cross_entropy_forward");
+void CudaBackend::gelu_backward(float* d_input, const float* d_output, const float* input, std::int64_t count,
+                                GeluKind kind) {
+  const KernelStreamScope stream_scope(context_.stream());
+  cuda::gelu_backward(d_input, d_output, input, count, kind);
 }
-void CudaBackend::cross_entropy_backward(float*, const float*, const float*, const std::int32_t*, float, std::int64_t,
-                                         int) {
-  unsupported("cross_entropy_backward");
+double CudaBackend::cross_entropy_forward(float* losses, float* log_sum_exp, const float* logits,
+                                          const std::int32_t* targets, std::int64_t rows, int vocab) {
+  const KernelStreamScope stream_scope(context_.stream());
+  return cuda::cross_entropy_forward(losses, log_sum_exp, logits, targets, rows, vocab);
+}
+void CudaBackend::cross_entropy_backward(float* d_logits, const float* logits, const float* log_sum_exp,
+                                         const std::int32_t* targets, float d_loss, std::int64_t rows, int vocab) {
+  const KernelStreamScope stream_scope(context_.stream());
+  cuda::cross_entropy_backward(d_logits, logits, log_sum_exp, targets, d_loss, rows, vocab);
 }
 
-backend::StepSums CudaBackend::sampler_step(float*, float*, float*, const float*, const float*,
-                                            std::span<const backend::SamplerChunk>,
-                                            const backend::SamplerStepScalars&) {
-  unsupported("sampler_step");
+backend::StepSums CudaBackend::sampler_step(float* parameters, float* square_avg, float* displacement,
+                                            const float* gradient, const float* center,
+                                            std::span<const backend::SamplerChunk> chunks,
+                                            const backend::SamplerStepScalars& scalars) {
+  const KernelStreamScope stream_scope(context_.stream());
+  return cuda::sampler_step(parameters, square_avg, displacement, gradient, center, chunks.data(), chunks.size(),
+                            scalars);
 }
 
 // ---------------------------------------------------------------- compression
 
-void CudaBackend::quantize_rows_forward(float*, const float*, const float*, std::int64_t, std::int64_t, int) {
-  unsupported("quantize_rows_forward");
+void CudaBackend::quantize_rows_forward(float* out, const float* in, const float* host_clips, std::int64_t rows,
+                                        std::int64_t cols, int levels) {
+  const KernelStreamScope stream_scope(context_.stream());
+  cuda::quantize_rows_forward(out, in, host_clips, rows, cols, levels);
 }
-void CudaBackend::noise_forward(float*, const float*, float, std::uint64_t, std::uint64_t, std::int64_t) {
-  unsupported("noise_forward");
+void CudaBackend::noise_forward(float* out, const float* in, float sigma, std::uint64_t seed, std::uint64_t stream,
+                                std::int64_t count) {
+  const KernelStreamScope stream_scope(context_.stream());
+  cuda::noise_forward(out, in, sigma, seed, stream, count);
 }
-void CudaBackend::zero_elements(float*, const std::size_t*, std::int64_t) { unsupported("zero_elements"); }
+void CudaBackend::zero_elements(float* buffer, const std::size_t* host_indices, std::int64_t count) {
+  const KernelStreamScope stream_scope(context_.stream());
+  cuda::zero_elements(buffer, host_indices, count);
+}
 void CudaBackend::zero_columns(float* matrix, std::int64_t rows, std::int64_t cols, std::int64_t first,
                                std::int64_t count) {
   // A strided 2-D memset: `rows` rows of `count` floats, `cols` floats apart.

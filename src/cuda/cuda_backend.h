@@ -5,11 +5,10 @@
 // GEMMs and linear layers go through cuBLASLt (cuda/gemm.h) in the context's
 // precision (fp32 | tf32 | bf16).
 //
-// The kernels of the other ops (embedding, layer norm, rotary, attention,
-// GELU, cross-entropy, the sampler step, the compression primitives) are
-// wired in as they land (src/cuda/*.cu, the `# --- kernels` block of
-// src/cuda/CMakeLists.txt); until then such an op throws UnsupportedOp
-// naming itself, which the backend tests turn into a skip with that reason.
+// The other ops (embedding, layer norm, rotary, attention, GELU,
+// cross-entropy, the sampler step, the compression primitives) are the
+// kernels of src/cuda/*.cu (the `# --- kernels` block of
+// src/cuda/CMakeLists.txt), each launched on this backend's stream.
 //
 // Registered as "cuda" (cuda_backend.cpp): available when a CUDA device is
 // visible; it runs on the device select_device() chose for this process

@@ -3,8 +3,8 @@
 #include <algorithm>
 
 #include "core/check.h"
-#include "cuda/check_cuda.h"
 #include "core/device.h"
+#include "cuda/check_cuda.h"
 #include "cuda/cuda_context.h"
 #include "cuda/gemm.h"
 

@@ -66,8 +66,12 @@ struct LlcPoint {
 
 // (model, step) -> λ̂ and the standard error of its mean over chains, the
 // uncertainty the bootstrap propagates into the slope.
-std::map<std::pair<std::string, std::int64_t>, LlcPoint> llc_by_checkpoint(const io::Table& llc) {
+std::map<std::pair<std::string, std::int64_t>, LlcPoint> llc_by_checkpoint(const io::Table& llc,
+                                                                           std::vector<std::string>& skipped) {
   const std::size_t rows = static_cast<std::size_t>(llc.num_rows());
+  // Tables gathered before chain health have no status: every row was done.
+  const auto status = optional_string_column(llc, "status", rows, "done");
+  const auto reason = optional_string_column(llc, "reason", rows, "");
   const auto& model = string_column(llc, "model", "/tables/llc");
   const auto step = numeric_column(llc, "step", "/tables/llc");
   const auto mean = numeric_column(llc, "llc_mean", "/tables/llc");
@@ -84,6 +88,10 @@ std::map<std::pair<std::string, std::int64_t>, LlcPoint> llc_by_checkpoint(const
   std::map<std::pair<std::string, std::int64_t>, LlcPoint> points;
   for (std::size_t i = 0; i < rows; ++i) {
     const auto key = std::make_pair(model[i], static_cast<std::int64_t>(step[i]));
+    if (status[i] != "done") {  // a failed estimate is not a point of any fit
+      skipped.push_back(fmt::format("{} step {}: LLC shard {}: {}", model[i], key.second, status[i], reason[i]));
+      continue;
+    }
     if (!points.emplace(key, LlcPoint{mean[i], standard_error[i]}).second)
       LLC_THROW(InputError, "/tables/llc",
                 "each checkpoint must have one LLC shard; check the job's model patterns for duplicates",
@@ -110,7 +118,9 @@ FitStageResult compute_fit_stage(const io::Table& llc, const io::Table& critical
   LLC_CHECK(options.minimum_points >= 3, ConfigError, "--minimum-points",
             "a line through two points has R² = 1 by construction", "the fit needs at least 3 points per line, got {}",
             options.minimum_points);
-  const auto llc_points = llc_by_checkpoint(llc);
+  FitStageResult result;
+  const auto llc_points = llc_by_checkpoint(llc, result.skipped_llc);
+  for (const std::string& skipped : result.skipped_llc) spdlog::warn("fit: left out {}", skipped);
   const std::size_t rows = static_cast<std::size_t>(critical.num_rows());
   const auto& model = string_column(critical, "model", "/tables/critical");
   const auto& method = string_column(critical, "method", "/tables/critical");
@@ -137,7 +147,6 @@ FitStageResult compute_fit_stage(const io::Table& llc, const io::Table& critical
       model_order.push_back(model[i]);
   }
 
-  FitStageResult result;
   for (const std::string& method_name : method_order) {
     std::set<double> eps_values;
     for (std::size_t i = 0; i < rows; ++i)
@@ -329,6 +338,8 @@ void write_fits_into_results(const std::filesystem::path& results_path, const Fi
                        "and pooled, with bootstrap intervals carrying the chains' uncertainty (llcpress fit)");
     fits.set_attribute("bootstrap_replicates", static_cast<std::int64_t>(options.bootstrap.replicates));
     fits.set_attribute("confidence", options.bootstrap.confidence);
+    fits.set_attribute("llc_rows_skipped", static_cast<std::int64_t>(result.skipped_llc.size()));
+    if (!result.skipped_llc.empty()) fits.set_attribute("llc_rows_skipped_why", result.skipped_llc);
     fits.set_attribute("bootstrap_seed", static_cast<std::int64_t>(options.bootstrap.seed));
     fits.set_attribute("minimum_points", static_cast<std::int64_t>(options.minimum_points));
     fits.set_attribute("created_utc", io::utc_timestamp_now());
@@ -372,6 +383,13 @@ std::string fit_report_markdown(const FitStageResult& result, const io::Table& l
       "(slope: bootstrap-t carrying the chains' uncertainty in λ̂). Rows with n < 3 are not fitted. Critical "
       "amounts that are a bound of the search range (even the most compression stayed within ε, or none "
       "did) are left out of the fit and counted.\n\n";
+  if (!result.skipped_llc.empty()) {
+    out +=
+        "Left out of every fit and prediction: checkpoints whose LLC shard failed (too few healthy chains; "
+        "docs/llc.md, \"Chain health\"):\n\n";
+    for (const std::string& skipped : result.skipped_llc) out += "- " + skipped + "\n";
+    out += "\n";
+  }
   out += "| method | ε | scope | n | bounds left out | slope [95% CI] | intercept | R² | Pearson | Spearman |\n";
   out += "|---|---|---|---|---|---|---|---|---|---|\n";
   for (const FitRow& row : result.fits) {
@@ -398,7 +416,8 @@ std::string fit_report_markdown(const FitStageResult& result, const io::Table& l
 
   // λ̂ per checkpoint, and the critical amounts at the middle ε, so the fit's
   // inputs are visible next to it.
-  out += "\n## λ̂ per checkpoint\n\n| model | step | λ̂ | std |\n|---|---|---|---|\n";
+  out += "\n## λ̂ per checkpoint\n\n| model | step | λ̂ | std | status |\n|---|---|---|---|---|\n";
+  const auto llc_status = optional_string_column(llc, "status", static_cast<std::size_t>(llc.num_rows()), "done");
   const auto& llc_model = llc.values<std::string>("model");
   const auto llc_step = numeric_column(llc, "step", "/tables/llc");
   const auto llc_mean = numeric_column(llc, "llc_mean", "/tables/llc");
@@ -409,8 +428,8 @@ std::string fit_report_markdown(const FitStageResult& result, const io::Table& l
     return std::tie(llc_model[a], llc_step[a]) < std::tie(llc_model[b], llc_step[b]);
   });
   for (const std::size_t i : order)
-    out += fmt::format("| {} | {:.0f} | {} | {} |\n", llc_model[i], llc_step[i], format_value(llc_mean[i]),
-                       format_value(llc_std[i], 2));
+    out += fmt::format("| {} | {:.0f} | {} | {} | {} |\n", llc_model[i], llc_step[i], format_value(llc_mean[i]),
+                       format_value(llc_std[i], 2), llc_status[i] == "done" ? "done" : "FAILED (not used)");
 
   const std::size_t rows = static_cast<std::size_t>(critical.num_rows());
   if (rows > 0) {

@@ -63,6 +63,9 @@ struct BitsRow {
 struct FitStageResult {
   std::vector<FitRow> fits;
   std::vector<BitsRow> bits;
+  // /tables/llc rows left out because their shard failed (status "failed":
+  // too few healthy chains), one line each naming the checkpoint and reason.
+  std::vector<std::string> skipped_llc;
 };
 
 FitStageResult compute_fit_stage(const io::Table& llc, const io::Table& critical, const FitStageOptions& options);

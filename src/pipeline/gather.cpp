@@ -26,8 +26,9 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 double scalar(const io::Group& group, const char* name) { return group.read_vector<double>(name).at(0); }
 
 struct LlcColumns {
-  std::vector<std::string> model, checkpoint, sha256;
+  std::vector<std::string> model, checkpoint, sha256, status, reason;
   std::vector<std::int64_t> step, shard, chains_used, chains_diverged, sampled_parameters, parameters_total;
+  std::vector<std::int64_t> chains, chains_unhealthy;
   std::vector<double> llc_mean, llc_std, llc_standard_error, init_loss, nbeta, seconds;
 };
 
@@ -61,8 +62,16 @@ void add_llc_row(LlcColumns& llc, const Shard& shard, const io::Group& root, con
   llc.nbeta.push_back(scalar(result, "nbeta"));
   llc.chains_used.push_back(result.attribute<std::int64_t>("chains_used"));
   llc.chains_diverged.push_back(result.attribute<std::int64_t>("chains_diverged"));
+  // ---- chain health (issue 20); shards written before it count every non-diverged chain as healthy.
+  llc.chains.push_back(io::read_table(result, "chains").num_rows());
+  llc.chains_unhealthy.push_back(result.has_attribute("chains_unhealthy")
+                                     ? result.attribute<std::int64_t>("chains_unhealthy")
+                                     : llc.chains_diverged.back());
+  const bool failed = root.has_attribute("status") && root.attribute<std::string>("status") == "failed";
+  llc.status.push_back(failed ? "failed" : "done");
+  llc.reason.push_back(failed ? root.attribute<std::string>("failure_reason") : std::string());
   llc.sampled_parameters.push_back(result.attribute<std::int64_t>("sampled_parameters"));
-  // llc shards of schema_version <= 2 (still read: their layout differs only here) said total_parameters.
+  // llc shards of schema_version <= 2 (still read) said total_parameters.
   const bool retired_name = !result.has_attribute("parameters_total");
   llc.parameters_total.push_back(
       result.attribute<std::int64_t>(retired_name ? "total_parameters" : "parameters_total"));
@@ -161,6 +170,23 @@ GatherSummary gather_results(const Plan& plan) {
         if (status.state == ShardState::Stale) ++summary.shards_stale;
         if (status.state == ShardState::Bad) ++summary.shards_bad;
       }
+      // ---- chain health (issue 20): a failed LLC shard whose result was kept
+      // (too few healthy chains) gets a row with status "failed", never a λ̂ for
+      // the critical rows.
+      if (pass == 0 && shard.task == "llc" && status.state == ShardState::Failed &&
+          fs::exists(shard_failed_result_path(plan, shard.id))) {
+        const std::string failed_path = shard_failed_result_path(plan, shard.id);
+        try {
+          io::File file = io::File::open_read_only(failed_path);
+          add_llc_row(llc, shard, file.root(), file.root().open_group("result"));
+          ++summary.llc_rows_failed;
+        } catch (const Error& error) {
+          spdlog::warn("shard {}: the kept result {} is unreadable ({}); only its error record is gathered", shard.id,
+                       failed_path, error.what());
+        }
+        continue;
+      }
+      // ---- end chain health
       if (status.state != ShardState::Done || (shard.task == "llc") != (pass == 0)) continue;
       const std::string path = plan.shard_path(shard.id);
       try {
@@ -226,12 +252,19 @@ GatherSummary gather_results(const Plan& plan) {
   io::Table llc_table;
   llc_table.add("model", llc.model, "", "model name from the job file")
       .add("step", llc.step, "steps", "training step of the checkpoint")
-      .add("llc_mean", llc.llc_mean, "1", "LLC estimate: mean over non-diverged chains")
+      .add("llc_mean", llc.llc_mean, "1", "LLC estimate: mean over the healthy chains")
       .add("llc_std", llc.llc_std, "1", "sample standard deviation (n-1) of the per-chain estimates")
       .add("llc_standard_error", llc.llc_standard_error, "1", "llc_std / sqrt(chains_used)")
       .add("init_loss", llc.init_loss, "nats", "L_init: loss at the checkpoint over the init batches")
       .add("nbeta", llc.nbeta, "1", "inverse temperature n*beta used")
-      .add("chains_used", llc.chains_used, "1", "chains that did not diverge")
+      .add("status", llc.status, "", "done | failed (too few healthy chains: llc_* must not be used)")
+      .add("reason", llc.reason, "", "why the shard failed, naming the unhealthy chains (empty when done)")
+      .add("chains", llc.chains, "1", "chains run")
+      .add("chains_used", llc.chains_used, "1",
+           "chains averaged into llc_mean: the healthy ones, those that passed every health rule (docs/llc.md)")
+      .add("chains_unhealthy", llc.chains_unhealthy, "1",
+           "chains left out: diverged, out of band, low MALA "
+           "acceptance or not stationary")
       .add("chains_diverged", llc.chains_diverged, "1", "chains stopped on NaN/Inf")
       .add("sampled_parameters", llc.sampled_parameters, "1", "parameters the sampler moved (the mask)")
       .add("parameters_total", llc.parameters_total, "1", "parameters of the model")

@@ -22,13 +22,16 @@ struct GatherSummary {
   int shards_done = 0, shards_failed = 0, shards_missing = 0;
   int shards_stale = 0, shards_bad = 0;  // present but not gathered (pipeline/runner.h)
   std::int64_t llc_rows = 0, critical_rows = 0, curve_rows = 0;
+  std::int64_t llc_rows_failed = 0;  // rows of /tables/llc with status "failed" (kept results of failed shards)
 };
 
 // Reads every done shard of the plan (IoError naming a shard file that cannot
 // be read) and writes OUT/results.h5 atomically. Stale (made with other
-// settings than the plan), bad, failed and missing shards appear only in
-// /tables/shards, with their state and reason; the caller decides whether
-// that is an error.
+// settings than the plan), bad, failed and missing shards appear in
+// /tables/shards, with their state and reason; a failed LLC shard whose result
+// was kept (OUT/shards/<id>.failed.h5: too few healthy chains) also gets a row
+// in /tables/llc with status "failed", and its λ̂ reaches no critical row. The
+// caller decides whether that is an error.
 GatherSummary gather_results(const Plan& plan);
 
 }  // namespace llcpress

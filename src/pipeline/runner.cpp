@@ -23,8 +23,10 @@
 #include "pipeline/check_mpi.h"
 #include "pipeline/run_lock.h"
 #include "pipeline/shard_settings.h"
+#include "pipeline/stop_signal.h"
 #include "pipeline/task_context.h"
 #include "pipeline/token_check.h"
+#include "slt/llc_estimator.h"
 
 namespace llcpress {
 
@@ -59,6 +61,14 @@ bool shard_needs_run(ShardState state, bool redo_done, bool redo_stale) {
 
 std::string shard_error_path(const Plan& plan, int id) {
   return (fs::path(plan.output) / "shards" / fmt::format("{:05}.error.json", id)).string();
+}
+
+std::string shard_partial_path(const Plan& plan, int id) {
+  return (fs::path(plan.output) / "shards" / fmt::format("{:05}.partial.h5", id)).string();
+}
+
+std::string shard_failed_result_path(const Plan& plan, int id) {
+  return (fs::path(plan.output) / "shards" / fmt::format("{:05}.failed.h5", id)).string();
 }
 
 namespace {
@@ -146,6 +156,11 @@ std::vector<ShardStatus> shard_statuses(const Plan& plan) {
 }
 
 namespace {
+
+// A shard whose result file was written but is not usable (the reason says why).
+struct ShardUnusable : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
 
 std::string host_name() {
   char buffer[256] = {};
@@ -259,13 +274,37 @@ void run_shard(RankState& state, const Shard& shard) {
   root.set_attribute("started_utc", started);
   io::Group result = root.create_group("result");
   TaskContext context{job, shard, loaded, sgld_model, heldout_model, result, shard_seed};
+  context.partial_path = shard_partial_path(state.plan, shard.id);
+  context.rank = state.rank;
+  context.host = host_name();
+  context.stop_requested = stop_requested;
   kind->run(context);
   root.set_attribute("finished_utc", io::utc_timestamp_now());
   root.set_attribute("wall_seconds", watch.seconds());
   root.set_attribute("checkpoint_load_seconds", loaded.load_seconds);
+  // ---- chain-level resume and unusable results (issue 20)
+  root.set_attribute("resumed_chains", context.resumed_units);
+  root.set_attribute("resumed_steps", context.resumed_steps);
+  if (context.resumed_units > 0)
+    spdlog::info("shard {}: reused {} finished chains from {} ({} SGLD steps not run again)", shard.id,
+                 context.resumed_units, context.partial_path, context.resumed_steps);
+  std::error_code ignored;
+  if (!context.failure.empty()) {
+    // The traces explain the failure: keep them beside the error record, under
+    // a name `status` does not count as done.
+    root.set_attribute("status", "failed");
+    root.set_attribute("failure_reason", context.failure);
+    file.commit();
+    fs::rename(state.plan.shard_path(shard.id), shard_failed_result_path(state.plan, shard.id));
+    fs::remove(context.partial_path, ignored);
+    throw ShardUnusable(fmt::format("{} (result kept in {})", context.failure,
+                                    fs::path(shard_failed_result_path(state.plan, shard.id)).filename().string()));
+  }
   root.set_attribute("status", "done");
   file.commit();
-  std::error_code ignored;
+  fs::remove(context.partial_path, ignored);                            // its chains are in the shard now
+  fs::remove(shard_failed_result_path(state.plan, shard.id), ignored);  // superseded
+  // ---- end issue 20
   fs::remove(shard_error_path(state.plan, shard.id), ignored);  // an earlier failure is now superseded
 }
 
@@ -319,10 +358,12 @@ namespace {
 void remove_leftover_temporaries(const Plan& plan, int id) {
   const std::string shard_prefix = Plan::shard_file_name(id) + ".tmp.";
   const std::string record_prefix = fs::path(shard_error_path(plan, id)).filename().string() + ".tmp.";
+  const std::string partial_prefix = fs::path(shard_partial_path(plan, id)).filename().string() + ".tmp.";
   std::error_code error;
   for (const auto& entry : fs::directory_iterator(fs::path(plan.output) / "shards", error)) {
     const std::string name = entry.path().filename().string();
-    if (name.rfind(shard_prefix, 0) == 0 || name.rfind(record_prefix, 0) == 0) fs::remove(entry.path(), error);
+    if (name.rfind(shard_prefix, 0) == 0 || name.rfind(record_prefix, 0) == 0 || name.rfind(partial_prefix, 0) == 0)
+      fs::remove(entry.path(), error);
   }
 }
 
@@ -354,6 +395,7 @@ RunSummary run_plan(const Plan& plan, const RunOptions& options, RunDirectoryLoc
             "set device = cpu; the CUDA model backend is being wired in (issue 16, docs/gpu.md)",
             "shards cannot compute on {} yet", device.description());
   spdlog::set_level(spdlog::level::from_str(job.log_level));  // validated by load_job
+  install_stop_handlers();  // SIGTERM/SIGINT: stop at the next safe point (pipeline/stop_signal.h)
   omp_set_num_threads(job.threads);
   Eigen::setNbThreads(job.threads);
 
@@ -414,6 +456,11 @@ RunSummary run_plan(const Plan& plan, const RunOptions& options, RunDirectoryLoc
 
   const std::int64_t one = 1;
   while (true) {
+    if (stop_requested()) {  // between shards: take no more work
+      summary.stopped = true;
+      spdlog::warn("{} received: taking no more shards", stop_signal_name());
+      break;
+    }
     std::int64_t next = 0;
     LLC_CHECK_MPI(MPI_Win_lock(MPI_LOCK_SHARED, 0, 0, window));
     LLC_CHECK_MPI(MPI_Fetch_and_op(&one, &next, MPI_INT64_T, 0, 0, MPI_SUM, window));
@@ -454,6 +501,15 @@ RunSummary run_plan(const Plan& plan, const RunOptions& options, RunDirectoryLoc
       run_shard(state, shard);
       ++summary.shards_done;
       spdlog::info("shard {} done in {:.1f} s", shard.id, watch.seconds());
+    } catch (const slt::LlcStopped& stop) {
+      // ---- stopped by SIGTERM/SIGINT inside an LLC shard (issue 20)
+      summary.stopped = true;
+      spdlog::warn(
+          "{} received: shard {} stopped at step {} of chain {}; its {} finished chains are kept in {}, "
+          "and `llcpress rerun` continues from them",
+          stop_signal_name(), shard.id, stop.step, stop.chain, stop.chains_finished,
+          stop.chains_finished > 0 ? shard_partial_path(plan, shard.id) : std::string("(none: nothing to keep)"));
+      break;
     } catch (const std::exception& error) {
       ++summary.shards_failed;
       spdlog::error("shard {} failed: {}", shard.id, error.what());
@@ -464,6 +520,8 @@ RunSummary run_plan(const Plan& plan, const RunOptions& options, RunDirectoryLoc
       }
     }
   }
+  if (summary.stopped && state.world > 1)
+    spdlog::warn("stopped; waiting for the other ranks to finish their shards before exiting");
   LLC_CHECK_MPI(MPI_Win_free(&window));
   return summary;
 }

@@ -62,6 +62,7 @@ struct RunOptions {
 
 struct RunSummary {
   int shards_attempted = 0, shards_done = 0, shards_failed = 0;  // on this rank
+  bool stopped = false;  // SIGTERM/SIGINT: this rank stopped early (pipeline/stop_signal.h)
   int shards_stale_kept = 0;                                     // rank 0: stale shards left as they are
   int shards_claimed_elsewhere = 0;                              // being run by another process: skipped
 };
@@ -71,5 +72,9 @@ struct RunSummary {
 RunSummary run_plan(const Plan& plan, const RunOptions& options, RunDirectoryLock& lock);
 
 std::string shard_error_path(const Plan& plan, int id);
+// OUT/shards/<id>.partial.h5: the finished chains of an interrupted LLC shard (slt/chain_checkpoint.h).
+std::string shard_partial_path(const Plan& plan, int id);
+// OUT/shards/<id>.failed.h5: the result of a shard that ran but is not usable (too few healthy chains).
+std::string shard_failed_result_path(const Plan& plan, int id);
 
 }  // namespace llcpress

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -36,6 +37,19 @@ struct TaskContext {
   // The seed of every random stream of this shard: a function of the job
   // seed and the shard id only, so neither the rank count nor a rerun changes it.
   std::uint64_t shard_seed;
+  // ---- chain-level resume and stopping (issue 20)
+  // Where a task may keep finished sub-results (LLC chains) so that a rerun
+  // after a stop or a crash continues from them; removed once the shard is written.
+  std::string partial_path = {};
+  std::int64_t rank = 0;
+  std::string host = {};
+  std::function<bool()> stop_requested = {};  // polled by tasks at safe points
+  // Set by the task when the result is written but not usable (e.g. too few
+  // healthy chains): the runner keeps the file as <id>.failed.h5 and marks the
+  // shard failed with this reason.
+  std::string failure = {};
+  // Filled by tasks that resumed: sub-results reused and the steps they saved.
+  std::int64_t resumed_units = 0, resumed_steps = 0;
 };
 
 }  // namespace llcpress

@@ -3,8 +3,12 @@
 // (validated with the whole job before any compute), estimates its work, and
 // runs one shard into the shard file's /result group. The keys themselves are
 // declared once, in pipeline/task_options.cpp.
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
+#include <memory>
 
 #include "compress/method.h"
 #include "compress/sweep.h"
@@ -12,6 +16,7 @@
 #include "core/check.h"
 #include "pipeline/task_context.h"
 #include "pipeline/task_options.h"
+#include "slt/chain_checkpoint.h"
 #include "slt/llc_estimator.h"
 #include "slt/llc_output.h"
 
@@ -57,8 +62,39 @@ TaskKind llc_task() {
     // `llcpress llc --seed <shard_seed>` with the same keys reproduces the shard.
     slt::LlcConfig config = llc_config(context.job);
     config.seed = context.shard_seed;
-    slt::LlcResult result = slt::estimate_llc(context.sgld_model, config);
+    // ---- chain-level resume (issue 20): finished chains are kept in the
+    // shard's partial file after each chain and reused by a later run with
+    // the same settings on the same checkpoint.
+    slt::ChainCheckpointInfo info;
+    info.key = slt::to_json(config).dump() + " checkpoint_sha256=" + context.checkpoint.content_hash;
+    info.host = context.host;
+    info.pid = static_cast<std::int64_t>(getpid());
+    info.rank = context.rank;
+    slt::LlcHooks hooks;
+    if (!context.partial_path.empty()) {
+      slt::LoadedChains loaded = slt::read_chain_checkpoint(context.partial_path, info.key);
+      if (!loaded.ignored_because.empty())
+        spdlog::warn("shard {}: not resuming from {}: {}", context.shard.id, context.partial_path,
+                     loaded.ignored_because);
+      hooks.finished = std::move(loaded.chains);
+      if (!hooks.finished.empty())
+        spdlog::info("shard {}: resuming from {} ({} finished chains)", context.shard.id, context.partial_path,
+                     hooks.finished.size());
+      auto finished = std::make_shared<std::vector<slt::ChainResult>>(hooks.finished);
+      hooks.chain_finished = [&context, info, finished](const slt::ChainResult& chain) {
+        finished->push_back(chain);
+        slt::write_chain_checkpoint(context.partial_path, info, *finished);
+      };
+    }
+    hooks.stop_requested = context.stop_requested;
+    slt::LlcResult result = slt::estimate_llc(context.sgld_model, config, hooks);
+    context.resumed_units = result.chains_resumed;
+    context.resumed_steps = result.steps_resumed;
     slt::write_llc(context.result, result);
+    if (result.failed)
+      context.failure = fmt::format("LLC estimate not usable: {} (lower llc.epsilon or raise llc.gamma, then rerun)",
+                                    result.failure_reason);
+    // ---- end chain-level resume
   };
   return kind;
 }

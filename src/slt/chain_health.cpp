@@ -11,9 +11,6 @@ namespace llcpress::slt {
 namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-// ρ near 1 makes (1+ρ)/(1−ρ) explode on a short trace; 0.95 caps the
-// correction at √39 ≈ 6.2× the independent-draws standard error.
-constexpr double kMaxAutocorrelation = 0.95;
 
 double mean_of(std::span<const double> values) {
   double sum = 0;
@@ -28,28 +25,29 @@ void add_clause(std::string& reason, const std::string& clause) {
 
 }  // namespace
 
-double autocorrelated_standard_error(std::span<const double> values) {
+double batch_means_standard_error(std::span<const double> values, int batches) {
   const std::size_t n = values.size();
-  if (n < 3) return kNaN;
-  // Residuals about the least-squares line through (i, values[i]): a drift
-  // inside the window is what the test looks for, so it must not pass for
-  // autocorrelated noise (it would push ρ to 1 and hide itself).
-  const double mean = mean_of(values), centre = (static_cast<double>(n) - 1) / 2;
+  const std::size_t k = std::min<std::size_t>(static_cast<std::size_t>(std::max(batches, 0)), n);
+  if (k < 3) return kNaN;
+  // Means of k consecutive batches: neighbouring draws are correlated (the
+  // weights move slowly), batch means much less so.
+  std::vector<double> means(k);
+  for (std::size_t j = 0; j < k; ++j) means[j] = mean_of(values.subspan(j * n / k, (j + 1) * n / k - j * n / k));
+  // Residuals about the least-squares line through (j, means[j]): a drift
+  // inside the window is what the test looks for, so it must not count as noise.
+  const double average = mean_of(means), centre = (static_cast<double>(k) - 1) / 2;
   double sxy = 0, sxx = 0;
-  for (std::size_t i = 0; i < n; ++i) {
-    sxy += (i - centre) * (values[i] - mean);
-    sxx += (i - centre) * (i - centre);
+  for (std::size_t j = 0; j < k; ++j) {
+    sxy += (static_cast<double>(j) - centre) * (means[j] - average);
+    sxx += (static_cast<double>(j) - centre) * (static_cast<double>(j) - centre);
   }
   const double slope = sxy / sxx;
-  std::vector<double> residual(n);
-  for (std::size_t i = 0; i < n; ++i) residual[i] = values[i] - mean - slope * (i - centre);
-  double variance = 0, lag1 = 0;
-  for (std::size_t i = 0; i < n; ++i) variance += residual[i] * residual[i];
-  for (std::size_t i = 1; i < n; ++i) lag1 += residual[i] * residual[i - 1];
-  if (variance == 0) return 0;
-  const double rho = std::clamp(lag1 / variance, 0.0, kMaxAutocorrelation);
-  const double residual_variance = variance / static_cast<double>(n - 2);  // two fitted parameters
-  return std::sqrt(residual_variance / static_cast<double>(n) * (1 + rho) / (1 - rho));
+  double residual_sq = 0;
+  for (std::size_t j = 0; j < k; ++j) {
+    const double residual = means[j] - average - slope * (static_cast<double>(j) - centre);
+    residual_sq += residual * residual;
+  }
+  return std::sqrt(residual_sq / static_cast<double>(k - 2) / static_cast<double>(k));  // two fitted parameters
 }
 
 StationarityCheck check_stationarity(std::span<const double> draw_loss, int min_draws) {
@@ -65,8 +63,8 @@ StationarityCheck check_stationarity(std::span<const double> draw_loss, int min_
   check.checked = true;
   check.middle_mean = mean_of(middle);
   check.last_mean = mean_of(last);
-  check.middle_standard_error = autocorrelated_standard_error(middle);
-  check.last_standard_error = autocorrelated_standard_error(last);
+  check.middle_standard_error = batch_means_standard_error(middle, kStationarityBatches);
+  check.last_standard_error = batch_means_standard_error(last, kStationarityBatches);
   const double spread = std::hypot(check.middle_standard_error, check.last_standard_error);
   const double difference = check.last_mean - check.middle_mean;
   // A perfectly flat trace (spread 0) is stationary; a step with no noise is not.

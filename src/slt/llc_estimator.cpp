@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -75,7 +76,8 @@ namespace {
 // transition, divergence detection. Fills the trace; summarize_chain turns it
 // into the chain's λ̂.
 ChainResult run_chain(LossModel& model, const LlcConfig& config, const MinibatchSampler& batches, Sampler& sampler,
-                      std::span<float> gradient, int chain, Progress* progress) {
+                      std::span<float> gradient, int chain, Progress* progress, const LlcHooks& hooks,
+                      int chains_finished) {
   Stopwatch chain_clock;
   std::span<float> parameters = model.parameters();
   const std::int64_t total_steps = config.steps();
@@ -97,6 +99,10 @@ ChainResult run_chain(LossModel& model, const LlcConfig& config, const Minibatch
   };
 
   for (std::int64_t step = 0; step < total_steps; ++step) {
+    if (hooks.stop_requested && hooks.stop_requested()) {  // a safe point: between two steps (issue 20)
+      sampler.reset(parameters);
+      throw LlcStopped(chain, step, chains_finished);
+    }
     // One clock read per phase boundary (clock reads are syscalls on some VMs).
     const double t0 = chain_clock.seconds();
     batches.draw(config.seed, batch_stream(config, chain, step), indices);
@@ -173,8 +179,10 @@ ChainResult run_chain(LossModel& model, const LlcConfig& config, const Minibatch
 }
 
 // The chain's summary: mean draw loss, λ̂_c = nβ·(mean draw − L_init), the
-// fraction of draws below L_init and the mean MALA acceptance.
-void summarize_chain(ChainResult& trace, double nbeta, double init_loss) {
+// fraction of draws below L_init, the mean MALA acceptance, and its health
+// (slt/chain_health.h).
+void summarize_chain(ChainResult& trace, double nbeta, double init_loss, std::size_t sampled_parameters,
+                     const ChainHealthLimits& limits) {
   trace.mean_draw_loss = mean_of(trace.draw_loss);
   std::size_t below = 0;
   for (double v : trace.draw_loss) below += v < init_loss;
@@ -185,17 +193,43 @@ void summarize_chain(ChainResult& trace, double nbeta, double init_loss) {
     if (std::isfinite(a)) acceptance_sum += a, ++acceptance_count;
   trace.mean_mala_acceptance = acceptance_count ? acceptance_sum / acceptance_count : kNaN;
   trace.llc = trace.diverged ? kNaN : nbeta * (trace.mean_draw_loss - init_loss);
+  ChainHealthInput input;
+  input.diverged = trace.diverged;
+  input.divergence_reason = trace.divergence_reason;
+  input.draw_loss = trace.draw_loss;
+  input.mean_mala_acceptance = trace.mean_mala_acceptance;
+  input.init_loss = init_loss;
+  input.nbeta = nbeta;
+  input.sampled_parameters = sampled_parameters;
+  const ChainHealth health = assess_chain(input, limits);
+  trace.healthy = health.healthy;
+  trace.health_problems = health.problems;
+  trace.health_reason = health.reason;
+  trace.stationarity = health.stationarity;
 }
 
 // λ̂ over the chains that did not diverge: mean and sample standard deviation.
 void summarize_chains(LlcResult& result) {
+  // Only healthy chains enter λ̂ (docs/llc.md, "Chain health"); too few of them fail the estimate.
   std::vector<double> used;
+  std::vector<ChainHealth> health;
+  std::vector<int> chain_ids;
   for (const auto& chain : result.chains) {
-    if (chain.diverged)
-      ++result.chains_diverged;
-    else
+    result.chains_diverged += chain.diverged;
+    if (chain.healthy)
       used.push_back(chain.llc);
+    else
+      ++result.chains_unhealthy;
+    ChainHealth verdict;
+    verdict.healthy = chain.healthy;
+    verdict.problems = chain.health_problems;
+    verdict.reason = chain.health_reason;
+    health.push_back(std::move(verdict));
+    chain_ids.push_back(chain.chain);
   }
+  const ShardHealth shard_health = assess_shard(health, chain_ids);
+  result.failed = shard_health.failed;
+  result.failure_reason = shard_health.reason;
   result.chains_used = static_cast<int>(used.size());
   result.llc_mean = mean_of(used);
   if (used.size() >= 2) {
@@ -205,14 +239,15 @@ void summarize_chains(LlcResult& result) {
   } else {
     result.llc_std = kNaN;
   }
-  if (result.chains_diverged > 0)
-    spdlog::warn("{} of {} chains diverged and are excluded; lower --epsilon or raise --gamma", result.chains_diverged,
-                 result.config.chains);
+  if (result.chains_unhealthy > 0)
+    spdlog::warn("{} of {} chains are unhealthy ({} diverged) and are excluded; lower --epsilon or raise --gamma",
+                 result.chains_unhealthy, result.config.chains, result.chains_diverged);
+  if (result.failed) spdlog::error("the LLC estimate is not usable: {}", result.failure_reason);
 }
 
 }  // namespace
 
-LlcResult estimate_llc(LossModel& model, const LlcConfig& input_config) {
+LlcResult estimate_llc(LossModel& model, const LlcConfig& input_config, const LlcHooks& hooks) {
   Stopwatch total_clock;
   input_config.validate();
   LlcResult result;
@@ -267,21 +302,34 @@ LlcResult estimate_llc(LossModel& model, const LlcConfig& input_config) {
   const double nbeta = config.sampler.nbeta;
 
   for (int chain = 0; chain < config.chains; ++chain) {
+    // ---- chain-level resume (issue 20): a chain finished earlier with this config is reused.
+    const auto reused = std::find_if(hooks.finished.begin(), hooks.finished.end(),
+                                     [chain](const ChainResult& done) { return done.chain == chain; });
+    if (reused != hooks.finished.end()) {
+      ChainResult trace = *reused;
+      trace.resumed = true;
+      ++result.chains_resumed;
+      result.steps_resumed += trace.steps_run;
+      result.chains.push_back(std::move(trace));
+      continue;
+    }
+    // ---- end chain-level resume
     std::optional<Progress> progress;
     if (config.progress) progress.emplace(fmt::format("chain {}/{}", chain + 1, config.chains), config.steps());
     ChainResult trace = run_chain(model, config, batches, sampler, {gradient.data(), gradient.size()}, chain,
-                                  progress ? &*progress : nullptr);
-    summarize_chain(trace, nbeta, result.init_loss);
+                                  progress ? &*progress : nullptr, hooks, static_cast<int>(result.chains.size()));
+    summarize_chain(trace, nbeta, result.init_loss, result.sampled_parameters, config.health);
     if (progress)
       progress->finish(trace.diverged ? fmt::format("DIVERGED: {}", trace.divergence_reason)
                                       : fmt::format("llc {:.4g}", trace.llc));
-    if (trace.diverged)
-      spdlog::warn("chain {} diverged ({}); it is excluded from the LLC mean", chain, trace.divergence_reason);
+    if (!trace.healthy)
+      spdlog::warn("chain {} is unhealthy ({}); it is excluded from the LLC mean", chain, trace.health_reason);
     result.model_seconds += trace.model_seconds;
     result.sampler_seconds += trace.sampler_seconds;
     result.batch_seconds += trace.batch_seconds;
     result.steps_run += trace.steps_run;
     result.chains.push_back(std::move(trace));
+    if (hooks.chain_finished) hooks.chain_finished(result.chains.back());
   }
   sampler.reset(parameters);
   summarize_chains(result);

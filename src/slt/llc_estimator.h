@@ -18,16 +18,22 @@
 // model whose loss is).
 //
 // A chain whose loss or weights become NaN/Inf is stopped, marked diverged
-// with the step and reason, and left out of the mean and std (counted).
+// with the step and reason. Every chain is then judged by the health rules
+// (slt/chain_health.h): unhealthy chains (diverged ones among them) are left
+// out of the mean and std and counted, and too few healthy chains mark the
+// whole estimate failed.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "model/loss_model.h"
+#include "slt/chain_health.h"
 #include "slt/minibatch.h"
 #include "slt/sampler.h"
 
@@ -51,6 +57,7 @@ struct LlcConfig {
   bool shared_batches = false;    // every chain sees the same batch sequence (only the noise differs)
   bool mala = true;               // MALA acceptance estimate (costs one displacement vector)
   bool progress = true;           // progress line on stderr
+  ChainHealthLimits health;       // which chains count (slt/chain_health.h)
 
   // ConfigError naming the key for counts out of range; also validates the sampler.
   void validate() const;
@@ -84,6 +91,12 @@ struct ChainResult {
   std::int64_t steps_run = 0;
   std::size_t clamped = 0;  // weight updates the bounding box clamped (draw steps)
   double seconds = 0, model_seconds = 0, sampler_seconds = 0, batch_seconds = 0;
+  // Chain health (slt/chain_health.h): only healthy chains enter llc_mean.
+  bool healthy = true;
+  unsigned health_problems = 0;  // ChainProblem bits
+  std::string health_reason;     // empty when healthy
+  StationarityCheck stationarity;
+  bool resumed = false;  // taken from a chain-level checkpoint, not run by this call
 };
 
 struct LlcResult {
@@ -92,10 +105,17 @@ struct LlcResult {
   double init_loss = 0;
   std::vector<double> init_batch_losses;
   std::vector<ChainResult> chains;
-  double llc_mean = 0;  // over chains that did not diverge (NaN when none)
+  double llc_mean = 0;  // over the healthy chains (NaN when none)
   double llc_std = 0;   // sample standard deviation (n−1) over those chains (NaN when fewer than 2)
-  int chains_used = 0;
+  int chains_used = 0;  // healthy chains
   int chains_diverged = 0;
+  int chains_unhealthy = 0;  // diverged ones included
+  // Fewer healthy chains than min_healthy_chains(chains): the estimate is not
+  // usable (failure_reason names the unhealthy chains and why).
+  bool failed = false;
+  std::string failure_reason;
+  int chains_resumed = 0;          // chains taken from LlcHooks::finished
+  std::int64_t steps_resumed = 0;  // their steps (not run again)
   std::size_t sampled_parameters = 0, total_parameters = 0;
   std::vector<std::string> sampled_tensors;
   std::size_t sampler_state_bytes = 0;  // the sampler's own buffers (V, MALA δ); w* is the model's
@@ -109,8 +129,28 @@ struct LlcResult {
   double sampler_overhead() const { return model_seconds > 0 ? (sampler_seconds + batch_seconds) / model_seconds : 0; }
 };
 
+// Chain-level checkpointing and cooperative stopping. A chain's result depends
+// only on (config, chain index), so a chain finished by an earlier, stopped
+// run can stand in for running it again: the result is bit-identical.
+struct LlcHooks {
+  std::vector<ChainResult> finished;                       // chains already run with this config (any order)
+  std::function<void(const ChainResult&)> chain_finished;  // after each chain this call runs
+  std::function<bool()> stop_requested;                    // polled between steps
+};
+
+// Thrown by estimate_llc when hooks.stop_requested() turned true: the running
+// chain is abandoned; the chains reported through chain_finished are complete.
+class LlcStopped : public std::runtime_error {
+ public:
+  LlcStopped(int chain, std::int64_t step, int chains_finished)
+      : std::runtime_error("stop requested"), chain(chain), step(step), chains_finished(chains_finished) {}
+  int chain;
+  std::int64_t step;
+  int chains_finished;
+};
+
 // Runs the chains. On return the model's parameters are w* again.
-LlcResult estimate_llc(LossModel& model, const LlcConfig& config);
+LlcResult estimate_llc(LossModel& model, const LlcConfig& config, const LlcHooks& hooks = {});
 
 // Stream ids (exposed for tests and for tools that reproduce a batch sequence).
 std::uint64_t noise_stream(const LlcConfig& config, int chain, std::int64_t step);

@@ -76,7 +76,12 @@ nlohmann::json to_json(const LlcConfig& c) {
                       {"seed", c.seed},
                       {"stream_salt", c.stream_salt},
                       {"shared_batches", c.shared_batches},
-                      {"mala", c.mala}};
+                      {"mala", c.mala},
+                      {"health",
+                       {{"band_multiple", c.health.band_multiple},
+                        {"min_mala_acceptance", c.health.min_mala_acceptance},
+                        {"stationarity_factor", c.health.stationarity_factor},
+                        {"stationarity_min_draws", c.health.stationarity_min_draws}}}};
   if (c.samples) j["samples"] = {c.samples->first, c.samples->last};
   return j;
 }
@@ -90,6 +95,10 @@ nlohmann::json to_json(const LlcResult& r, bool traces) {
                         {"fraction_below_init", number(chain.fraction_below_init)},
                         {"mean_mala_acceptance", number(chain.mean_mala_acceptance)},
                         {"diverged", chain.diverged},
+                        {"healthy", chain.healthy},
+                        {"health_problems", chain_problem_names(chain.health_problems)},
+                        {"health_reason", chain.health_reason},
+                        {"stationarity_z", number(chain.stationarity.checked ? chain.stationarity.z : kNaN)},
                         {"steps_run", chain.steps_run},
                         {"clamped", chain.clamped},
                         {"seconds", chain.seconds}};
@@ -108,6 +117,12 @@ nlohmann::json to_json(const LlcResult& r, bool traces) {
           {"llc_standard_error", number(r.chains_used >= 2 ? r.llc_std / std::sqrt(double(r.chains_used)) : kNaN)},
           {"chains_used", r.chains_used},
           {"chains_diverged", r.chains_diverged},
+          {"chains_unhealthy", r.chains_unhealthy},
+          {"failed", r.failed},
+          {"failure_reason", r.failure_reason},
+          {"min_healthy_chains", min_healthy_chains(static_cast<int>(r.chains.size()))},
+          {"chains_resumed", r.chains_resumed},
+          {"steps_resumed", r.steps_resumed},
           {"init_loss", r.init_loss},
           {"init_batch_losses", numbers(r.init_batch_losses)},
           {"nbeta", r.config.sampler.nbeta},
@@ -134,8 +149,8 @@ void write_llc(io::Group& group, const LlcResult& r) {
     group.write<double>(name, std::vector<double>{value}, io::Shape{}, io::DatasetOptions{units, description});
   };
   scalar("llc_mean", r.llc_mean, "1",
-         "local learning coefficient: mean over non-diverged chains of nbeta*(mean draw loss - init_loss)");
-  scalar("llc_std", r.llc_std, "1", "standard deviation (n-1) of the per-chain estimates over non-diverged chains");
+         "local learning coefficient: mean over healthy chains of nbeta*(mean draw loss - init_loss)");
+  scalar("llc_std", r.llc_std, "1", "standard deviation (n-1) of the per-chain estimates over healthy chains");
   scalar("llc_standard_error", r.chains_used >= 2 ? r.llc_std / std::sqrt(double(r.chains_used)) : kNaN, "1",
          "llc_std / sqrt(chains_used)");
   scalar("init_loss", r.init_loss, "nats", "L_init: mean loss at w* over the init batches");
@@ -145,8 +160,9 @@ void write_llc(io::Group& group, const LlcResult& r) {
 
   std::vector<double> llc(chains), mean_draw(chains), below(chains), acceptance(chains), seconds(chains);
   std::vector<std::int64_t> diverged_at(chains), steps_run(chains), clamped(chains), chain_ids(chains);
-  std::vector<std::uint8_t> diverged(chains);
-  std::vector<std::string> reasons(chains);
+  std::vector<std::uint8_t> diverged(chains), healthy(chains);
+  std::vector<std::string> reasons(chains), health_problems(chains), health_reasons(chains);
+  std::vector<double> stationarity_z(chains), middle_mean(chains), last_mean(chains);
   std::size_t draws = 0, steps = 0;
   for (std::int64_t c = 0; c < chains; ++c) {
     const auto& chain = r.chains[c];
@@ -161,6 +177,12 @@ void write_llc(io::Group& group, const LlcResult& r) {
     steps_run[c] = chain.steps_run;
     clamped[c] = static_cast<std::int64_t>(chain.clamped);
     reasons[c] = chain.divergence_reason;
+    healthy[c] = chain.healthy;
+    health_problems[c] = chain_problem_names(chain.health_problems);
+    health_reasons[c] = chain.health_reason;
+    stationarity_z[c] = chain.stationarity.checked ? chain.stationarity.z : kNaN;
+    middle_mean[c] = chain.stationarity.checked ? chain.stationarity.middle_mean : kNaN;
+    last_mean[c] = chain.stationarity.checked ? chain.stationarity.last_mean : kNaN;
     draws = std::max(draws, static_cast<std::size_t>(r.config.draws));
     steps = std::max(steps, static_cast<std::size_t>(r.config.steps()));
   }
@@ -176,6 +198,14 @@ void write_llc(io::Group& group, const LlcResult& r) {
   table.add("clamped", clamped, "1", "weight updates clamped by the bounding box on draw steps");
   table.add("seconds", seconds, "s", "wall time of the chain");
   table.add("divergence_reason", reasons, "", "why the chain was stopped (empty if it was not)");
+  table.add("healthy", healthy, "1", "1 when the chain passed every health rule (only these enter llc_mean)");
+  table.add("health_problems", health_problems, "",
+            "failed rules, comma-separated: diverged, out_of_band, low_mala, not_stationary (empty if healthy)");
+  table.add("health_reason", health_reasons, "", "the failed rules with the measured values (empty if healthy)");
+  table.add("stationarity_z", stationarity_z, "1",
+            "(last-third mean - middle-third mean) / standard error of the difference; NaN if not checked");
+  table.add("middle_third_mean", middle_mean, "nats", "mean draw loss of the middle third; NaN if not checked");
+  table.add("last_third_mean", last_mean, "nats", "mean draw loss of the last third; NaN if not checked");
   io::write_table(group, "chains", table, "one row per SGLD chain");
 
   const io::Shape draw_shape{chains, static_cast<std::int64_t>(draws)};
@@ -194,6 +224,12 @@ void write_llc(io::Group& group, const LlcResult& r) {
   group.set_attribute("llc_config_json", to_json(r.config).dump());
   group.set_attribute("chains_used", r.chains_used);
   group.set_attribute("chains_diverged", r.chains_diverged);
+  group.set_attribute("chains_unhealthy", r.chains_unhealthy);
+  group.set_attribute("min_healthy_chains", min_healthy_chains(static_cast<int>(r.chains.size())));
+  group.set_attribute("failed", static_cast<std::int64_t>(r.failed));
+  group.set_attribute("failure_reason", r.failure_reason);
+  group.set_attribute("chains_resumed", r.chains_resumed);
+  group.set_attribute("steps_resumed", r.steps_resumed);
   group.set_attribute("nbeta_is_default", static_cast<std::int64_t>(r.nbeta_is_default));
   group.set_attribute("sampled_parameters", r.sampled_parameters);
   group.set_attribute("parameters_total", r.total_parameters);
@@ -206,11 +242,14 @@ void write_llc(io::Group& group, const LlcResult& r) {
 }
 
 std::string format_llc(const LlcResult& r) {
-  std::string out =
-      fmt::format("llc {:.4f} ± {:.4f} (std over {} chains{}), nbeta {:.4g}{}, L_init {:.6f}\n", r.llc_mean, r.llc_std,
-                  r.chains_used, r.chains_diverged ? fmt::format(", {} diverged and excluded", r.chains_diverged) : "",
-                  r.config.sampler.nbeta, r.nbeta_is_default ? " (default b/ln b)" : "", r.init_loss);
+  std::string out = fmt::format(
+      "llc {:.4f} ± {:.4f} (std over {} healthy chains{}), nbeta {:.4g}{}, L_init {:.6f}\n", r.llc_mean, r.llc_std,
+      r.chains_used, r.chains_unhealthy ? fmt::format(", {} unhealthy and excluded", r.chains_unhealthy) : "",
+      r.config.sampler.nbeta, r.nbeta_is_default ? " (default b/ln b)" : "", r.init_loss);
+  if (r.failed) out += fmt::format("  FAILED: {}\n", r.failure_reason);
   for (const auto& chain : r.chains) {
+    if (!chain.healthy && !chain.diverged)
+      out += fmt::format("  chain {}: UNHEALTHY ({})\n", chain.chain, chain.health_reason);
     if (chain.diverged) {
       out += fmt::format("  chain {}: DIVERGED at step {} ({})\n", chain.chain, chain.diverged_at_step,
                          chain.divergence_reason);

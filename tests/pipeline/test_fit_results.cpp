@@ -8,6 +8,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
+#include <variant>
 
 #include "core/error.h"
 #include "io/hdf5.h"
@@ -293,6 +295,109 @@ TEST(FitStage, FiguresScriptDrawsEveryFigureFromASmallResultsFile) {
                             " bits_predicted_vs_measured.png > " +
                             (directory / "check.log").string() + " 2>&1";
   EXPECT_EQ(std::system(check.c_str()), 0) << std::ifstream(directory / "check.log").rdbuf();
+}
+
+// Issue 20: a failed LLC shard (too few healthy chains) has a row in
+// /tables/llc with status "failed"; the fit leaves it out and names it.
+TEST(FitStage, FailedLlcRowsAreLeftOutAndNamed) {
+  Study study = make_study();
+  const auto rows = static_cast<std::size_t>(study.llc.num_rows());
+  std::vector<std::string> status(rows, "done"), reason(rows, "");
+  status[1] = "failed";  // model a, second checkpoint
+  reason[1] = "0 of 2 chains healthy (need 2): chain 0: MALA acceptance 0 < 0.1; chain 1: diverged";
+  io::Table llc = study.llc;
+  llc.add("status", status).add("reason", reason);
+  const FitStageResult all = compute_fit_stage(study.llc, study.critical, quick_options());
+  const FitStageResult some = compute_fit_stage(llc, study.critical, quick_options());
+  ASSERT_EQ(some.skipped_llc.size(), 1u);
+  EXPECT_NE(some.skipped_llc[0].find("a step " + std::to_string(study.llc.values<std::int64_t>("step")[1])),
+            std::string::npos)
+      << some.skipped_llc[0];
+  EXPECT_NE(some.skipped_llc[0].find("chain 0: MALA acceptance"), std::string::npos) << some.skipped_llc[0];
+  EXPECT_TRUE(all.skipped_llc.empty());
+  // Model a loses exactly that checkpoint in every line; model b keeps all of its points.
+  EXPECT_EQ(find_row(some, "a", 0.3).points + 1, find_row(all, "a", 0.3).points);
+  EXPECT_EQ(find_row(some, "b", 0.3).points, find_row(all, "b", 0.3).points);
+  const std::string report = fit_report_markdown(some, llc, study.critical, "results.h5");
+  EXPECT_NE(report.find("Left out of every fit"), std::string::npos) << report;
+  EXPECT_NE(report.find("FAILED (not used)"), std::string::npos) << report;
+}
+
+// Issue 20: figures.py never crashes on NaN λ̂, failed rows or empty tables
+// (with ε = 10 every chain diverged and it died with StopIteration).
+TEST(FitStage, FiguresScriptSurvivesNanFailedAndEmptyTables) {
+  if (std::system("/usr/bin/python3 -c 'import h5py, numpy, matplotlib' > /dev/null 2>&1") != 0)
+    GTEST_SKIP() << "python3 with h5py, numpy and matplotlib is not installed";
+  auto run_figures = [](const fs::path& directory) {
+    const std::string command = "/usr/bin/python3 " LLCPRESS_SOURCE_DIR "/analysis/figures.py " + directory.string() +
+                                " > " + (directory / "figures.log").string() + " 2>&1";
+    return std::system(command.c_str());
+  };
+  auto read_log = [](const fs::path& directory) {
+    std::stringstream text;
+    text << std::ifstream(directory / "figures.log").rdbuf();
+    return text.str();
+  };
+  {  // every LLC row failed with NaN λ̂ (the ε = 10 job), predicted bits NaN
+    Study study = make_study();
+    const auto rows = static_cast<std::size_t>(study.llc.num_rows());
+    io::Table llc;
+    llc.add("model", study.llc.values<std::string>("model"))
+        .add("step", study.llc.values<std::int64_t>("step"))
+        .add("llc_mean", std::vector<double>(rows, std::nan("")))
+        .add("llc_std", std::vector<double>(rows, std::nan("")))
+        .add("status", std::vector<std::string>(rows, "failed"))
+        .add("reason", std::vector<std::string>(rows, "0 of 2 chains healthy (need 2): chain 0: diverged"));
+    study.llc = llc;
+    const fs::path directory = write_results_file(study, "figures_all_failed");
+    ASSERT_EQ(run_figures(directory), 0) << read_log(directory);
+    const std::string log = read_log(directory);
+    EXPECT_NE(log.find("left out a step"), std::string::npos) << log;
+    EXPECT_NE(log.find("chain 0: diverged"), std::string::npos) << log;
+    // The curves need no λ̂ and are still drawn.
+    EXPECT_TRUE(fs::exists(directory / "figures/curves_a_quant.png")) << log;
+    EXPECT_FALSE(fs::exists(directory / "figures/llc_vs_critical_quant.png")) << log;
+  }
+  {  // one NaN λ̂ among done rows and a NaN std
+    Study study = make_study();
+    std::vector<double> mean = study.llc.values<double>("llc_mean"),
+                        std_dev = study.llc.values<double>("llc_std");
+    mean[2] = std::nan("");
+    std_dev[3] = std::nan("");
+    io::Table llc;
+    llc.add("model", study.llc.values<std::string>("model"))
+        .add("step", study.llc.values<std::int64_t>("step"))
+        .add("llc_mean", mean)
+        .add("llc_std", std_dev);
+    study.llc = llc;
+    const fs::path directory = write_results_file(study, "figures_nan");
+    ASSERT_EQ(run_figures(directory), 0) << read_log(directory);
+    EXPECT_NE(read_log(directory).find("λ̂ is not finite"), std::string::npos) << read_log(directory);
+    EXPECT_TRUE(fs::exists(directory / "figures/llc_vs_critical_quant.png")) << read_log(directory);
+  }
+  {  // empty tables: no figure, no error
+    Study study = make_study();
+    Study empty;
+    empty.llc.add("model", std::vector<std::string>{})
+        .add("step", std::vector<std::int64_t>{})
+        .add("llc_mean", std::vector<double>{})
+        .add("llc_std", std::vector<double>{})
+        .add("status", std::vector<std::string>{})
+        .add("reason", std::vector<std::string>{});
+    for (const auto& column : study.critical.columns()) {
+      std::visit([&](const auto& values) { empty.critical.add(column.name, std::decay_t<decltype(values)>{}); },
+                 column.values);
+    }
+    for (const auto& column : study.curves.columns()) {
+      std::visit([&](const auto& values) { empty.curves.add(column.name, std::decay_t<decltype(values)>{}); },
+                 column.values);
+    }
+    const fs::path directory = write_results_file(empty, "figures_empty");
+    ASSERT_EQ(run_figures(directory), 0) << read_log(directory);
+    std::size_t pictures = 0;
+    for ([[maybe_unused]] const auto& entry : fs::directory_iterator(directory / "figures")) ++pictures;
+    EXPECT_EQ(pictures, 0u) << read_log(directory);
+  }
 }
 
 }  // namespace

@@ -19,42 +19,44 @@ std::vector<double> alternating(std::size_t n, double level, double amplitude) {
   return values;
 }
 
-// The definition written out another way: fit y = a + b·x by the 2×2 normal
-// equations in x = 1..n (not centred), residuals r, ρ = Σ r_i r_{i−1} / Σ r²
-// clipped to [0, 0.95], se = √(Σr²/(n−2)/n · (1+ρ)/(1−ρ)).
-double reference_standard_error(const std::vector<double>& y) {
-  const double n = static_cast<double>(y.size());
+// The definition written out another way: batch j of k holds values
+// [⌊j·n/k⌋, ⌊(j+1)·n/k⌋); fit m_j = a + b·x_j by the 2×2 normal equations in
+// x = 1..k (not centred); se = √(Σ r²/(k−2)/k).
+double reference_standard_error(const std::vector<double>& y, int k = kStationarityBatches) {
+  const std::size_t n = y.size();
+  std::vector<double> m(k);
+  for (int j = 0; j < k; ++j) {
+    const std::size_t begin = j * n / k, end = (j + 1) * n / k;
+    double sum = 0;
+    for (std::size_t i = begin; i < end; ++i) sum += y[i];
+    m[j] = sum / static_cast<double>(end - begin);
+  }
   double sx = 0, sy = 0, sxx = 0, sxy = 0;
-  for (std::size_t i = 0; i < y.size(); ++i) {
-    const double x = static_cast<double>(i + 1);
-    sx += x, sy += y[i], sxx += x * x, sxy += x * y[i];
+  for (int j = 0; j < k; ++j) {
+    const double x = j + 1;
+    sx += x, sy += m[j], sxx += x * x, sxy += x * m[j];
   }
-  const double b = (n * sxy - sx * sy) / (n * sxx - sx * sx), a = (sy - b * sx) / n;
-  double rr = 0, lag = 0, previous = 0;
-  for (std::size_t i = 0; i < y.size(); ++i) {
-    const double r = y[i] - a - b * static_cast<double>(i + 1);
-    rr += r * r;
-    if (i > 0) lag += r * previous;
-    previous = r;
-  }
-  const double rho = std::min(0.95, std::max(0.0, lag / rr));
-  return std::sqrt(rr / (n - 2) / n * (1 + rho) / (1 - rho));
+  const double b = (k * sxy - sx * sy) / (k * sxx - sx * sx), a = (sy - b * sx) / k;
+  double rr = 0;
+  for (int j = 0; j < k; ++j) rr += (m[j] - a - b * (j + 1)) * (m[j] - a - b * (j + 1));
+  return std::sqrt(rr / (k - 2) / k);
 }
 
 TEST(ChainHealth, StandardErrorMatchesTheDefinition) {
-  // Alternating values: negative lag-1 correlation, clipped to 0 (the plain s/√n of the residuals).
+  // 10 values, 10 batches of one: the residual spread of alternating values.
   const auto values = alternating(10, 0.5, 0.01);
-  EXPECT_NEAR(autocorrelated_standard_error(values), reference_standard_error(values), 1e-15);
-  // Blocks of 5 equal values: strongly correlated neighbours, the correction is > 1.
-  std::vector<double> blocks;
-  for (int block = 0; block < 6; ++block)
-    for (int i = 0; i < 5; ++i) blocks.push_back(block % 2 ? 1.0 : 0.0);
-  EXPECT_NEAR(autocorrelated_standard_error(blocks), reference_standard_error(blocks), 1e-14);
+  EXPECT_NEAR(batch_means_standard_error(values, 10), reference_standard_error(values), 1e-15);
+  // 25 values in 10 batches of 2 or 3: uneven batches, as the definition cuts them.
+  std::vector<double> uneven(25);
+  for (std::size_t i = 0; i < uneven.size(); ++i) uneven[i] = std::sin(0.7 * i) + 0.01 * i;
+  EXPECT_NEAR(batch_means_standard_error(uneven, 10), reference_standard_error(uneven), 1e-14);
+  // Alternating values in batches of two: every batch mean is the level, so no noise at all.
+  EXPECT_NEAR(batch_means_standard_error(alternating(20, 0.5, 0.01), 10), 0, 1e-15);
   // A pure line has no noise about itself: standard error 0.
-  std::vector<double> line(12);
+  std::vector<double> line(20);  // equal batches of two: the batch means lie on a line too
   for (std::size_t i = 0; i < line.size(); ++i) line[i] = 3 + 0.5 * i;
-  EXPECT_NEAR(autocorrelated_standard_error(line), 0, 1e-12);
-  EXPECT_TRUE(std::isnan(autocorrelated_standard_error(std::vector<double>{1.0, 2.0})));
+  EXPECT_NEAR(batch_means_standard_error(line, 10), 0, 1e-12);
+  EXPECT_TRUE(std::isnan(batch_means_standard_error(std::vector<double>{1.0, 2.0}, 10)));
 }
 
 TEST(ChainHealth, StationarityComparesTheLastThirdWithTheMiddleThird) {
@@ -67,6 +69,7 @@ TEST(ChainHealth, StationarityComparesTheLastThirdWithTheMiddleThird) {
   EXPECT_NEAR(check.middle_mean, 1.0, 1e-12);
   EXPECT_NEAR(check.last_mean, 1.1, 1e-12);
   const double se = reference_standard_error(alternating(10, 1.0, 0.01));
+  ASSERT_GT(se, 0);
   EXPECT_NEAR(check.middle_standard_error, se, 1e-15);
   EXPECT_NEAR(check.z, 0.1 / std::sqrt(2 * se * se), 1e-6);
   // Too few draws: not checked.
@@ -84,7 +87,7 @@ ChainHealthInput healthy_input(const std::vector<double>& draws) {
 }
 
 TEST(ChainHealth, AStationaryChainInsideTheBandIsHealthy) {
-  const auto draws = alternating(60, 1.0, 0.01);
+  const auto draws = alternating(300, 1.0, 0.01);
   const ChainHealth health = assess_chain(healthy_input(draws));
   EXPECT_TRUE(health.healthy) << health.reason;
   EXPECT_EQ(health.problems, 0u);
@@ -115,11 +118,16 @@ TEST(ChainHealth, EachRuleFlagsItsChain) {
     EXPECT_TRUE(assess_chain(input).healthy);
   }
   {
-    std::vector<double> rising(60);
-    for (std::size_t i = 0; i < rising.size(); ++i) rising[i] = 1.0 + 0.001 * i + (i % 2 ? 0.001 : -0.001);
+    // 300 draws (the default minimum) rising by 1e-5 per draw under ±0.001 noise.
+    std::vector<double> rising(300);
+    for (std::size_t i = 0; i < rising.size(); ++i) rising[i] = 1.0 + 1e-5 * i + (i % 2 ? 0.001 : -0.001);
     const ChainHealth health = assess_chain(healthy_input(rising));
     EXPECT_EQ(health.problems, unsigned(kChainNotStationary)) << health.reason;
     EXPECT_GT(health.stationarity.z, 4);
+    // One draw fewer: not checked.
+    const ChainHealth short_chain = assess_chain(healthy_input(std::vector<double>(rising.begin(), rising.end() - 1)));
+    EXPECT_TRUE(short_chain.healthy) << short_chain.reason;
+    EXPECT_FALSE(short_chain.stationarity.checked);
   }
   {
     ChainHealthInput input = healthy_input(std::vector<double>{1.0, kNaN});
