@@ -59,7 +59,7 @@ def usable_llc(results):
         status = llc["status"][i] if "status" in llc else "done"
         where = f"{llc['model'][i]} step {llc['step'][i]}"
         if status != "done":
-            reason = llc["reason"][i] if "reason" in llc else ""
+            reason = llc["failure_reason"][i] if "failure_reason" in llc else ""
             report_left_out(where, f"LLC shard {status}: {reason}")
             keep[i] = False
         elif not np.isfinite(llc["llc_mean"][i]):

@@ -71,7 +71,7 @@ std::map<std::pair<std::string, std::int64_t>, LlcPoint> llc_by_checkpoint(const
   const std::size_t rows = static_cast<std::size_t>(llc.num_rows());
   // Tables gathered before chain health have no status: every row was done.
   const auto status = optional_string_column(llc, "status", rows, "done");
-  const auto reason = optional_string_column(llc, "reason", rows, "");
+  const auto reason = optional_string_column(llc, "failure_reason", rows, "");
   const auto& model = string_column(llc, "model", "/tables/llc");
   const auto step = numeric_column(llc, "step", "/tables/llc");
   const auto mean = numeric_column(llc, "llc_mean", "/tables/llc");

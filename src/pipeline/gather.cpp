@@ -258,7 +258,7 @@ GatherSummary gather_results(const Plan& plan) {
       .add("init_loss", llc.init_loss, "nats", "L_init: loss at the checkpoint over the init batches")
       .add("nbeta", llc.nbeta, "1", "inverse temperature n*beta used")
       .add("status", llc.status, "", "done | failed (too few healthy chains: llc_* must not be used)")
-      .add("reason", llc.reason, "", "why the shard failed, naming the unhealthy chains (empty when done)")
+      .add("failure_reason", llc.reason, "", "why the shard failed, naming the unhealthy chains (empty when done)")
       .add("chains", llc.chains, "1", "chains run")
       .add("chains_used", llc.chains_used, "1",
            "chains averaged into llc_mean: the healthy ones, those that passed every health rule (docs/llc.md)")
