@@ -53,7 +53,8 @@ def check_name(name, where, value_is_string, context, is_attribute=False):
     if name == "parameter" and not value_is_string:
         fail(f"{where}: numeric 'parameter' (the value of the parameter is 'amount')")
     # `units` is the attribute every dataset carries; as a column or key, the parameter's unit is `parameter_unit`.
-    if name == "units" and not is_attribute:
+    # (A method's settings may count `units`, e.g. prune-neurons' neurons: that is a setting, not a unit.)
+    if name == "units" and not is_attribute and context != "settings":
         fail(f"{where}: 'units' as a column or key (the parameter's unit is 'parameter_unit')")
 
 
