@@ -59,7 +59,7 @@ def usable_llc(results):
         status = llc["status"][i] if "status" in llc else "done"
         where = f"{llc['model'][i]} step {llc['step'][i]}"
         if status != "done":
-            reason = llc["reason"][i] if "reason" in llc else ""
+            reason = llc["failure_reason"][i] if "failure_reason" in llc else ""
             report_left_out(where, f"LLC shard {status}: {reason}")
             keep[i] = False
         elif not np.isfinite(llc["llc_mean"][i]):
@@ -99,9 +99,14 @@ def model_colors(models):
     return {m: cmap(i / max(1, len(models) - 1)) for i, m in enumerate(models)}
 
 
+def parameter_unit(table):
+    """The `parameter_unit` column (schema_version 3; results.h5 of versions 1-2 called it `units`)."""
+    return table["parameter_unit"] if "parameter_unit" in table else table["units"]
+
+
 def parameter_label(critical, method_mask):
     names = sorted(set(critical["parameter"][method_mask]))
-    units = sorted(set(critical["units"][method_mask]))
+    units = sorted(set(parameter_unit(critical)[method_mask]))
     return f"critical {', '.join(names)} [{', '.join(units)}]"
 
 
@@ -242,7 +247,7 @@ def figure_curves(results, out_dir):
                 order = np.argsort(curves["amount"][s])
                 ax.plot(curves["amount"][s][order], curves["loss"][s][order], marker=".", ms=4,
                         color=cmap(i / max(1, len(steps) - 1)), label=f"step {step}")
-            ax.set_xlabel(f"{curves['parameter'][m][0]} [{curves['units'][m][0]}]")
+            ax.set_xlabel(f"{curves['parameter'][m][0]} [{parameter_unit(curves)[m][0]}]")
             ax.set_ylabel("held-out loss [nats/token]")
             if curves["parameter"][m][0] == "levels":
                 ax.set_xscale("log", base=2)

@@ -233,10 +233,10 @@ int main(int argc, char** argv) {
     compress::SweepResult result = compress::run_sweep(loss_model, sweep, samples, static_cast<std::size_t>(batch));
     nlohmann::json criticals = nlohmann::json::array();
     for (const auto& c : result.criticals)
-      criticals.push_back({{"epsilon", c.search.epsilon},
+      criticals.push_back({{"eps", c.search.epsilon},
                            {"status", compress::critical_status_name(c.search.status)},
-                           {"critical", c.search.critical},
-                           {"new_points", c.search.new_evaluations}});
+                           {"critical_amount", c.search.critical},
+                           {"new_evaluations", c.search.new_evaluations}});
     sweeps.push_back({{"method", name},
                       {"points", result.points.size()},
                       {"loss_evaluations", result.loss_evaluations},

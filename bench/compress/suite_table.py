@@ -26,8 +26,13 @@ def step_number(name):
     return int(re.sub(r"\D", "", name))
 
 
+def critical_amount(critical):
+    # `critical_amount` since schema_version 3; JSON files of earlier sweeps call it `critical`.
+    return critical["critical_amount"] if "critical_amount" in critical else critical["critical"]
+
+
 def cell(critical):
-    status, value = critical["status"], critical["critical"]
+    status, value = critical["status"], critical_amount(critical)
     if status == "none_within_tolerance":
         return "-"
     text = f"{value:.4g}"
@@ -82,7 +87,8 @@ def main():
             methods = [m for m in methods if m in wanted]
         if not methods:
             continue
-        epsilons = next(iter(results.values()))["epsilons"]
+        first = next(iter(results.values()))
+        epsilons = first["eps"] if "eps" in first else first["epsilons"]  # `epsilons` before schema_version 3
         print(f"\n### {model}\n")
         if compact:  # one column per method, the criticals of all ε in one cell
             header = ["step", "L0"] + [m + " (ε " + "/".join(f"{e:g}" for e in epsilons) + ")" for m in methods] + ["evals"]
@@ -125,7 +131,7 @@ def main():
                     if c["status"] == "none_within_tolerance":
                         continue
                     xs.append(step_number(step))
-                    ys.append(c["critical"])
+                    ys.append(critical_amount(c))
                 if len(xs) >= 3:
                     print(f"- {m} ε={e:g}: Spearman(step, critical) = {spearman(xs, ys):+.2f} over {len(xs)} checkpoints "
                           f"(first {ys[0]:.4g} → last {ys[-1]:.4g})")

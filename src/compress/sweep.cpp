@@ -189,8 +189,8 @@ nlohmann::json to_json(const SweepResult& result) {
       trials.push_back({{"clip_scale", trial.clip_scale}, {"loss", number_or_null(trial.loss)}});
     nlohmann::json draws = nlohmann::json::array();
     for (double loss : point.draw_losses) draws.push_back(number_or_null(loss));
-    points.push_back({{"parameter", point.parameter},
-                      {"effective_parameter", point.effective_parameter},
+    points.push_back({{"amount", point.parameter},
+                      {"effective_amount", point.effective_parameter},
                       {"loss", number_or_null(point.loss)},
                       {"loss_increase", number_or_null(point.loss - result.reference_loss)},
                       {"loss_std", point.loss_std},
@@ -204,15 +204,15 @@ nlohmann::json to_json(const SweepResult& result) {
   }
   nlohmann::json criticals = nlohmann::json::array();
   for (const CriticalSummary& summary : result.criticals) {
-    criticals.push_back({{"epsilon", summary.search.epsilon},
+    criticals.push_back({{"eps", summary.search.epsilon},
                          {"threshold", summary.search.threshold},
                          {"status", critical_status_name(summary.search.status)},
-                         {"critical", number_or_null(summary.search.critical)},
+                         {"critical_amount", number_or_null(summary.search.critical)},
                          {"critical_effective", number_or_null(summary.critical_effective)},
                          {"first_failing", number_or_null(summary.search.first_failing)},
                          {"new_evaluations", summary.search.new_evaluations},
-                         {"critical_bits_per_weight", number_or_null(summary.critical_bits)},
-                         {"predicted_bits_per_weight", number_or_null(summary.predicted_bits)}});
+                         {"bits_per_weight", number_or_null(summary.critical_bits)},
+                         {"predicted_bits", number_or_null(summary.predicted_bits)}});
   }
   const SearchAxis& axis = result.axis;
   return {
@@ -220,7 +220,8 @@ nlohmann::json to_json(const SweepResult& result) {
        {{"name", result.info.name},
         {"summary", result.info.summary},
         {"parameter", result.info.parameter},
-        {"units", result.info.units},
+        {"parameter_unit", result.info.unit},
+        {"parameter_units", result.info.units},
         {"meaning", result.info.meaning},
         {"more_compression", result.info.direction == Direction::LargerIsMore ? "larger" : "smaller"},
         {"integer", result.info.integer},
@@ -235,12 +236,12 @@ nlohmann::json to_json(const SweepResult& result) {
         {"initial_step", axis.initial_step},
         {"resolution", axis.resolution},
         {"rule", "bracket (doubling steps) then bisection; first-crossing rule on non-monotone curves"}}},
-      {"epsilons", result.epsilons},
+      {"eps", result.epsilons},
       {"reference_loss", result.reference_loss},
       {"held_out", {{"samples", result.samples}, {"count", result.samples.size()}, {"batch_size", result.batch_size}}},
       {"parameters_total", result.parameters_total},
       {"parameters_compressed", result.parameters_compressed},
-      {"llc", result.llc ? nlohmann::json(*result.llc) : nlohmann::json(nullptr)},
+      {"llc_mean", result.llc ? nlohmann::json(*result.llc) : nlohmann::json(nullptr)},
       {"points", points},
       {"criticals", criticals},
       {"loss_evaluations", result.loss_evaluations},
@@ -255,10 +256,11 @@ std::string format_criticals(const SweepResult& result) {
   std::string text =
       fmt::format("{} ({}; L0 = {:.5f}, {} points, {} loss evaluations)\n", result.info.name, result.info.parameter,
                   result.reference_loss, result.points.size(), result.loss_evaluations);
-  text += fmt::format("{:>6} {:>10} {:>22} {:>12} {:>13} {:>10} {:>8} {:>10}\n", "eps", "threshold", "status",
-                      "critical", "first_failing", "effective", "bits", "predicted");
+  // Headers are the column names of the `criticals` table (docs/hdf5-schema.md, one name per quantity).
+  text += fmt::format("{:>6} {:>10} {:>22} {:>15} {:>13} {:>18} {:>15} {:>14}\n", "eps", "threshold", "status",
+                      "critical_amount", "first_failing", "critical_effective", "bits_per_weight", "predicted_bits");
   for (const CriticalSummary& summary : result.criticals) {
-    text += fmt::format("{:>6g} {:>10.5f} {:>22} {:>12g} {:>13g} {:>10.4g} {:>8.3g} {:>10.3g}\n",
+    text += fmt::format("{:>6g} {:>10.5f} {:>22} {:>15g} {:>13g} {:>18.4g} {:>15.3g} {:>14.3g}\n",
                         summary.search.epsilon, summary.search.threshold, critical_status_name(summary.search.status),
                         summary.search.critical, summary.search.first_failing, summary.critical_effective,
                         summary.critical_bits, summary.predicted_bits);

@@ -18,8 +18,8 @@ void write_sweep(io::Group& group, const SweepResult& result) {
   group.set_attribute("more_compression", info.direction == Direction::LargerIsMore ? "larger" : "smaller");
   group.set_attribute("reference_loss", result.reference_loss);
   group.set_attribute("reference_loss_units", "nats/token");
-  group.set_attribute("epsilons", std::span<const double>(result.epsilons));
-  group.set_attribute("llc", result.llc ? *result.llc : std::nan(""));
+  group.set_attribute("eps", std::span<const double>(result.epsilons));
+  group.set_attribute("llc_mean", result.llc ? *result.llc : std::nan(""));
   group.set_attribute("parameters_total", static_cast<std::int64_t>(result.parameters_total));
   group.set_attribute("parameters_compressed", static_cast<std::int64_t>(result.parameters_compressed));
   group.set_attribute("loss_evaluations", static_cast<std::int64_t>(result.loss_evaluations));
@@ -66,8 +66,8 @@ void write_sweep(io::Group& group, const SweepResult& result) {
     }
   }
   io::Table points;
-  points.add("parameter", parameter, info.unit, info.parameter + " of the evaluated point")
-      .add("effective_parameter", effective, info.unit,
+  points.add("amount", parameter, info.unit, info.parameter + " of the evaluated point")
+      .add("effective_amount", effective, info.unit,
            "the parameter as realised (whole ranks / entries per tensor), over all compressed tensors")
       .add("loss", loss, "nats/token", "held-out loss (mean over draws; quant: best clip)")
       .add("loss_increase", increase, "nats/token", "loss - reference_loss")
@@ -77,7 +77,7 @@ void write_sweep(io::Group& group, const SweepResult& result) {
       .add("clip_scale", clip_scale, "1", "quant: chosen multiple of the weight-MSE-optimal clip")
       .add("seconds_apply", seconds_apply, "s", "time spent compressing the weights")
       .add("seconds_loss", seconds_loss, "s", "time spent evaluating the held-out loss");
-  io::write_table(group, "points", points, "the loss-vs-amount curve: every evaluated point, sorted by parameter");
+  io::write_table(group, "points", points, "the loss-vs-amount curve: every evaluated point, sorted by amount");
 
   std::vector<double> epsilon, threshold, critical, critical_effective, first_failing, critical_bits, predicted;
   std::vector<std::string> status;
@@ -94,29 +94,29 @@ void write_sweep(io::Group& group, const SweepResult& result) {
     predicted.push_back(summary.predicted_bits);
   }
   io::Table criticals;
-  criticals.add("epsilon", epsilon, "nats/token", "tolerated loss increase")
-      .add("threshold", threshold, "nats/token", "reference_loss + epsilon")
+  criticals.add("eps", epsilon, "nats/token", "tolerated loss increase")
+      .add("threshold", threshold, "nats/token", "reference_loss + eps")
       .add("status", status, "",
            "found | all_within_tolerance (critical is the range end, a bound) | none_within_tolerance")
-      .add("critical", critical, info.unit, "most compression with loss <= threshold (NaN when none)")
-      .add("critical_effective", critical_effective, info.unit, "effective_parameter at the critical point")
+      .add("critical_amount", critical, info.unit, "most compression with loss <= threshold (NaN when none)")
+      .add("critical_effective", critical_effective, info.unit, "effective_amount at the critical point")
       .add("first_failing", first_failing, info.unit, "the evaluated point just beyond the critical one")
-      .add("new_evaluations", new_evaluations, "1", "points this epsilon added to the shared cache")
-      .add("critical_bits_per_weight", critical_bits, "bits/parameter", "quantizers: bits at the critical point")
-      .add("predicted_bits_per_weight", predicted, "bits/parameter",
-           "(llc / parameters_total) * log2(1 / epsilon), when llc is given");
+      .add("new_evaluations", new_evaluations, "1", "points this eps added to the shared cache")
+      .add("bits_per_weight", critical_bits, "bits/parameter", "quantizers: bits at the critical point")
+      .add("predicted_bits", predicted, "bits/parameter",
+           "(llc_mean / parameters_total) * log2(1 / eps), when llc_mean is given");
   io::write_table(group, "criticals", criticals, "critical amount of compression per tolerance");
 
   if (!trial_parameter.empty()) {
     io::Table trials;
-    trials.add("parameter", trial_parameter, info.unit, "level count")
+    trials.add("amount", trial_parameter, info.unit, "level count")
         .add("clip_scale", trial_scale, "1", "multiple of the weight-MSE-optimal clip")
         .add("loss", trial_loss, "nats/token", "held-out loss");
     io::write_table(group, "clip_trials", trials, "quant: every clip tried by the 1-D loss search");
   }
   if (!draw_parameter.empty()) {
     io::Table draws;
-    draws.add("parameter", draw_parameter, info.unit, "noise scale")
+    draws.add("amount", draw_parameter, info.unit, "noise scale")
         .add("draw", draw_index, "1", "draw index (Philox stream)")
         .add("loss", draw_loss, "nats/token", "held-out loss of this draw");
     io::write_table(group, "draw_losses", draws, "noise: every draw of every point");

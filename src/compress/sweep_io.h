@@ -1,7 +1,7 @@
 // A sweep's results in HDF5 (through src/io). Layout under `group`
 // (docs/compression.md lists every column with its units):
 //   attributes   method, parameter, parameter_units, meaning, more_compression,
-//                reference_loss, epsilons, llc, parameters_total,
+//                reference_loss, eps, llc_mean, parameters_total,
 //                parameters_compressed, loss_evaluations, seconds_*,
 //                method_config_json, search_json
 //   points/      table: the whole loss-vs-amount curve (one row per point)

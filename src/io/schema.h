@@ -8,7 +8,11 @@
 namespace llcpress::io {
 
 // 2: λ̂ is llc_mean / llc_std / llc_standard_error everywhere (the results tables said lambda_*).
-inline constexpr std::int64_t schema_version = 2;
+// 3: a sweep's /result tables take the results tables' names (eps, critical_amount, bits_per_weight,
+//    predicted_bits, amount, effective_amount; attributes eps, llc_mean).
+inline constexpr std::int64_t schema_version = 3;
+// Sweep shards older than this use the retired names; gather and run treat them as bad (rerun them).
+inline constexpr std::int64_t sweep_shard_min_version = 3;
 
 // Attribute names shared by every output file.
 namespace attribute_name {

@@ -71,7 +71,7 @@ std::map<std::pair<std::string, std::int64_t>, LlcPoint> llc_by_checkpoint(const
   const std::size_t rows = static_cast<std::size_t>(llc.num_rows());
   // Tables gathered before chain health have no status: every row was done.
   const auto status = optional_string_column(llc, "status", rows, "done");
-  const auto reason = optional_string_column(llc, "reason", rows, "");
+  const auto reason = optional_string_column(llc, "failure_reason", rows, "");
   const auto& model = string_column(llc, "model", "/tables/llc");
   const auto step = numeric_column(llc, "step", "/tables/llc");
   const auto mean = numeric_column(llc, "llc_mean", "/tables/llc");
@@ -129,7 +129,9 @@ FitStageResult compute_fit_stage(const io::Table& llc, const io::Table& critical
   const auto amount = numeric_column(critical, "critical_amount", "/tables/critical");
   const auto status = optional_string_column(critical, "status", rows, "found");
   const auto parameter = optional_string_column(critical, "parameter", rows, "");
-  const auto units = optional_string_column(critical, "units", rows, "");
+  // `parameter_unit` since schema_version 3; results.h5 of versions 1-2 called the column `units`.
+  const auto units =
+      optional_string_column(critical, critical.has("parameter_unit") ? "parameter_unit" : "units", rows, "");
   const auto measured_bits = optional_numeric_column(critical, "bits_per_weight", rows, "/tables/critical");
   const auto predicted_bits = optional_numeric_column(critical, "predicted_bits", rows, "/tables/critical");
 
@@ -258,8 +260,8 @@ io::Table fits_table(const FitStageResult& result) {
   table.add("scope", scope, "", "model name, or 'pooled' for all models' checkpoints together")
       .add("method", method, "", "compression method")
       .add("parameter", parameter, "", "the compression parameter fitted (levels, keep fraction, ...)")
-      .add("units", units, "", "units of the critical amount")
-      .add("eps", eps, "nats", "loss-increase tolerance ε")
+      .add("parameter_unit", units, "", "units of the critical amount")
+      .add("eps", eps, "nats/token", "loss-increase tolerance ε")
       .add("n", points, "1", "checkpoints in the fit (λ̂ known and critical amount found)")
       .add("excluded_bounds", excluded, "1", "checkpoints left out: critical amount a bound of the range or none")
       .add("fitted", fitted, "1", "1 when n >= 3 and λ̂ not constant; otherwise the statistics are NaN")
@@ -296,7 +298,7 @@ io::Table bits_table(const FitStageResult& result) {
   }
   io::Table table;
   table.add("method", method, "", "compression method")
-      .add("eps", eps, "nats", "loss-increase tolerance ε")
+      .add("eps", eps, "nats/token", "loss-increase tolerance ε")
       .add("n", points, "1", "checkpoints with both measured and predicted bits")
       .add("measured_bits_mean", measured, "bits/parameter", "mean bits per weight at the critical amount")
       .add("predicted_bits_mean", predicted, "bits/parameter", "mean of (λ̂/d)·log2(1/ε)")

@@ -12,6 +12,7 @@
 #include "core/check.h"
 #include "io/hdf5.h"
 #include "io/provenance.h"
+#include "io/schema.h"
 #include "pipeline/runner.h"
 
 namespace llcpress {
@@ -26,20 +27,20 @@ double scalar(const io::Group& group, const char* name) { return group.read_vect
 
 struct LlcColumns {
   std::vector<std::string> model, checkpoint, sha256, status, reason;
-  std::vector<std::int64_t> step, shard, chains_used, chains_diverged, sampled_parameters, total_parameters;
+  std::vector<std::int64_t> step, shard, chains_used, chains_diverged, sampled_parameters, parameters_total;
   std::vector<std::int64_t> chains, chains_unhealthy;
   std::vector<double> llc_mean, llc_std, llc_standard_error, init_loss, nbeta, seconds;
 };
 
 struct CriticalColumns {
-  std::vector<std::string> model, checkpoint, method, parameter, units, status;
+  std::vector<std::string> model, checkpoint, method, parameter, parameter_unit, status;
   std::vector<std::int64_t> step, shard, parameters_total, parameters_compressed;
   std::vector<double> eps, critical_amount, critical_effective, first_failing, threshold, reference_loss,
       bits_per_weight, predicted_bits, llc_mean;
 };
 
 struct CurveColumns {
-  std::vector<std::string> model, method, parameter, units;
+  std::vector<std::string> model, method, parameter, parameter_unit;
   std::vector<std::int64_t> step, shard, loss_evaluations;
   std::vector<double> amount, effective_amount, loss, loss_increase, loss_std, bits_per_weight, reference_loss;
 };
@@ -70,7 +71,10 @@ void add_llc_row(LlcColumns& llc, const Shard& shard, const io::Group& root, con
   llc.status.push_back(failed ? "failed" : "done");
   llc.reason.push_back(failed ? root.attribute<std::string>("failure_reason") : std::string());
   llc.sampled_parameters.push_back(result.attribute<std::int64_t>("sampled_parameters"));
-  llc.total_parameters.push_back(result.attribute<std::int64_t>("total_parameters"));
+  // llc shards of schema_version <= 2 (still read) said total_parameters.
+  const bool retired_name = !result.has_attribute("parameters_total");
+  llc.parameters_total.push_back(
+      result.attribute<std::int64_t>(retired_name ? "total_parameters" : "parameters_total"));
   llc.seconds.push_back(root.attribute<double>("wall_seconds"));
 }
 
@@ -78,7 +82,7 @@ void add_sweep_rows(CriticalColumns& critical, CurveColumns& curves, const Shard
                     const LlcByCheckpoint& llc) {
   const std::string method = result.attribute<std::string>("method");
   const std::string parameter = result.attribute<std::string>("parameter");
-  const std::string units = result.attribute<std::string>("parameter_unit");
+  const std::string parameter_unit = result.attribute<std::string>("parameter_unit");
   const double reference_loss = result.attribute<double>("reference_loss");
   const std::int64_t total = result.attribute<std::int64_t>("parameters_total");
   const std::int64_t compressed = result.attribute<std::int64_t>("parameters_compressed");
@@ -86,42 +90,42 @@ void add_sweep_rows(CriticalColumns& critical, CurveColumns& curves, const Shard
   const double lambda = found == llc.end() ? kNaN : found->second;
 
   const io::Table criticals = io::read_table(result, "criticals");
-  const auto& eps = criticals.values<double>("epsilon");
+  const auto& eps = criticals.values<double>("eps");
   for (std::size_t i = 0; i < eps.size(); ++i) {
     critical.model.push_back(shard.model);
     critical.checkpoint.push_back(shard.checkpoint);
     critical.method.push_back(method);
     critical.parameter.push_back(parameter);
-    critical.units.push_back(units);
+    critical.parameter_unit.push_back(parameter_unit);
     critical.status.push_back(criticals.values<std::string>("status")[i]);
     critical.step.push_back(shard.step);
     critical.shard.push_back(shard.id);
     critical.parameters_total.push_back(total);
     critical.parameters_compressed.push_back(compressed);
     critical.eps.push_back(eps[i]);
-    critical.critical_amount.push_back(criticals.values<double>("critical")[i]);
+    critical.critical_amount.push_back(criticals.values<double>("critical_amount")[i]);
     critical.critical_effective.push_back(criticals.values<double>("critical_effective")[i]);
     critical.first_failing.push_back(criticals.values<double>("first_failing")[i]);
     critical.threshold.push_back(criticals.values<double>("threshold")[i]);
     critical.reference_loss.push_back(reference_loss);
-    critical.bits_per_weight.push_back(criticals.values<double>("critical_bits_per_weight")[i]);
+    critical.bits_per_weight.push_back(criticals.values<double>("bits_per_weight")[i]);
     // The same formula `llcpress sweep --llc λ` records: (λ/d)·log2(1/ε), d = all parameters.
     critical.predicted_bits.push_back(std::isfinite(lambda) ? compress::predicted_bits(lambda, total, eps[i]) : kNaN);
     critical.llc_mean.push_back(lambda);
   }
 
   const io::Table points = io::read_table(result, "points");
-  const auto& amount = points.values<double>("parameter");
+  const auto& amount = points.values<double>("amount");
   for (std::size_t i = 0; i < amount.size(); ++i) {
     curves.model.push_back(shard.model);
     curves.method.push_back(method);
     curves.parameter.push_back(parameter);
-    curves.units.push_back(units);
+    curves.parameter_unit.push_back(parameter_unit);
     curves.step.push_back(shard.step);
     curves.shard.push_back(shard.id);
     curves.loss_evaluations.push_back(points.values<std::int64_t>("loss_evaluations")[i]);
     curves.amount.push_back(amount[i]);
-    curves.effective_amount.push_back(points.values<double>("effective_parameter")[i]);
+    curves.effective_amount.push_back(points.values<double>("effective_amount")[i]);
     curves.loss.push_back(points.values<double>("loss")[i]);
     curves.loss_increase.push_back(points.values<double>("loss_increase")[i]);
     curves.loss_std.push_back(points.values<double>("loss_std")[i]);
@@ -254,16 +258,16 @@ GatherSummary gather_results(const Plan& plan) {
       .add("init_loss", llc.init_loss, "nats", "L_init: loss at the checkpoint over the init batches")
       .add("nbeta", llc.nbeta, "1", "inverse temperature n*beta used")
       .add("status", llc.status, "", "done | failed (too few healthy chains: llc_* must not be used)")
-      .add("reason", llc.reason, "", "why the shard failed, naming the unhealthy chains (empty when done)")
+      .add("failure_reason", llc.reason, "", "why the shard failed, naming the unhealthy chains (empty when done)")
       .add("chains", llc.chains, "1", "chains run")
-      .add("healthy_chains", llc.chains_used, "1", "chains that passed every health rule (docs/llc.md)")
-      .add("chains_used", llc.chains_used, "1", "chains averaged into llc_mean (the healthy ones)")
+      .add("chains_used", llc.chains_used, "1",
+           "chains averaged into llc_mean: the healthy ones, those that passed every health rule (docs/llc.md)")
       .add("chains_unhealthy", llc.chains_unhealthy, "1",
            "chains left out: diverged, out of band, low MALA "
            "acceptance or not stationary")
       .add("chains_diverged", llc.chains_diverged, "1", "chains stopped on NaN/Inf")
       .add("sampled_parameters", llc.sampled_parameters, "1", "parameters the sampler moved (the mask)")
-      .add("total_parameters", llc.total_parameters, "1", "parameters of the model")
+      .add("parameters_total", llc.parameters_total, "1", "parameters of the model")
       .add("seconds", llc.seconds, "s", "wall time of the shard")
       .add("checkpoint", llc.checkpoint, "", "checkpoint path")
       .add("checkpoint_sha256", llc.sha256, "", "content hash of the checkpoint's tensors")
@@ -275,14 +279,15 @@ GatherSummary gather_results(const Plan& plan) {
       .add("step", critical.step, "steps", "training step of the checkpoint")
       .add("method", critical.method, "", "compression method")
       .add("parameter", critical.parameter, "", "name of the method's compression parameter")
-      .add("units", critical.units, "", "units of critical_amount (the parameter's)")
+      .add("parameter_unit", critical.parameter_unit, "", "units of critical_amount (the parameter's)")
       .add("eps", critical.eps, "nats/token", "tolerated increase of the held-out loss")
-      .add("critical_amount", critical.critical_amount, "see units",
+      .add("critical_amount", critical.critical_amount, "see parameter_unit",
            "most compression with loss <= reference_loss + eps (NaN when none)")
-      .add("critical_effective", critical.critical_effective, "see units",
+      .add("critical_effective", critical.critical_effective, "see parameter_unit",
            "the parameter as realised at the critical point")
       .add("status", critical.status, "", "found | all_within_tolerance (a bound) | none_within_tolerance")
-      .add("first_failing", critical.first_failing, "see units", "the evaluated point just beyond the critical one")
+      .add("first_failing", critical.first_failing, "see parameter_unit",
+           "the evaluated point just beyond the critical one")
       .add("threshold", critical.threshold, "nats/token", "reference_loss + eps")
       .add("reference_loss", critical.reference_loss, "nats/token", "held-out loss of the uncompressed checkpoint")
       .add("bits_per_weight", critical.bits_per_weight, "bits/parameter",
@@ -301,9 +306,9 @@ GatherSummary gather_results(const Plan& plan) {
       .add("step", curves.step, "steps", "training step of the checkpoint")
       .add("method", curves.method, "", "compression method")
       .add("parameter", curves.parameter, "", "name of the method's compression parameter")
-      .add("units", curves.units, "", "units of amount")
-      .add("amount", curves.amount, "see units", "the parameter of the evaluated point")
-      .add("effective_amount", curves.effective_amount, "see units", "the parameter as realised")
+      .add("parameter_unit", curves.parameter_unit, "", "units of amount")
+      .add("amount", curves.amount, "see parameter_unit", "the parameter of the evaluated point")
+      .add("effective_amount", curves.effective_amount, "see parameter_unit", "the parameter as realised")
       .add("loss", curves.loss, "nats/token", "held-out loss at this amount")
       .add("loss_increase", curves.loss_increase, "nats/token", "loss - reference_loss")
       .add("loss_std", curves.loss_std, "nats/token", "standard deviation over noise draws (0 when deterministic)")

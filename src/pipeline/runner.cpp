@@ -19,6 +19,7 @@
 #include "cuda/device_select.h"
 #include "formats/atomic_file.h"
 #include "io/provenance.h"
+#include "io/schema.h"
 #include "pipeline/check_mpi.h"
 #include "pipeline/run_lock.h"
 #include "pipeline/shard_settings.h"
@@ -104,7 +105,13 @@ ShardStatus shard_status(const Plan& plan, int id) {
     try {
       const io::File file = io::File::open_read_only(path);
       const io::Group& root = file.root();
-      io::check_schema_version(root);
+      const std::int64_t version = io::check_schema_version(root);
+      LLC_CHECK(shard.task == "llc" || version >= io::sweep_shard_min_version, IoError, path,
+                "rerun it: `llcpress run` reruns bad shards (or delete the file)",
+                "written with schema_version {}; this build reads sweep shards of schema_version {} or newer only "
+                "(version 3 renamed the sweep columns to the results tables' names, docs/hdf5-schema.md): rerun "
+                "the shard",
+                version, io::sweep_shard_min_version);
       LLC_CHECK(root.has_attribute("kind") && root.attribute<std::string>("kind") == "llcpress-shard", IoError, path,
                 "", "not an llcpress shard file");
       LLC_CHECK(root.has_attribute("status") && root.attribute<std::string>("status") == "done", IoError, path, "",
@@ -248,7 +255,7 @@ void run_shard(RankState& state, const Shard& shard) {
   root.set_attribute("checkpoint", shard.checkpoint);
   root.set_attribute("checkpoint_sha256", loaded.content_hash);
   root.set_attribute("checkpoint_format", loaded.checkpoint->weights_format());
-  root.set_attribute("num_parameters", static_cast<std::int64_t>(loaded.model->num_parameters()));
+  root.set_attribute("parameters_total", static_cast<std::int64_t>(loaded.model->num_parameters()));
   root.set_attribute("step", shard.step);
   root.set_attribute("task", shard.task);
   root.set_attribute("data_prefix", shard.data_prefix);

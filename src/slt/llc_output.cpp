@@ -128,7 +128,7 @@ nlohmann::json to_json(const LlcResult& r, bool traces) {
           {"nbeta", r.config.sampler.nbeta},
           {"nbeta_is_default", r.nbeta_is_default},
           {"sampled_parameters", r.sampled_parameters},
-          {"total_parameters", r.total_parameters},
+          {"parameters_total", r.total_parameters},
           {"sampled_tensors", r.sampled_tensors},
           {"sampler_state_bytes", r.sampler_state_bytes},
           {"seconds", r.seconds},
@@ -232,7 +232,7 @@ void write_llc(io::Group& group, const LlcResult& r) {
   group.set_attribute("steps_resumed", r.steps_resumed);
   group.set_attribute("nbeta_is_default", static_cast<std::int64_t>(r.nbeta_is_default));
   group.set_attribute("sampled_parameters", r.sampled_parameters);
-  group.set_attribute("total_parameters", r.total_parameters);
+  group.set_attribute("parameters_total", r.total_parameters);
   group.set_attribute("sampler_state_bytes", r.sampler_state_bytes);
   group.set_attribute("seconds", r.seconds);
   group.set_attribute("model_seconds", r.model_seconds);

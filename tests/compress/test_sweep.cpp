@@ -210,7 +210,7 @@ TEST(Sweep, JsonCarriesTheCurveAndTheCriticals) {
   EXPECT_EQ(json["criticals"].size(), 3u);
   EXPECT_EQ(json["held_out"]["count"], 20);
   EXPECT_EQ(json["config"]["tensors"], "linear");
-  EXPECT_TRUE(json["criticals"][0]["predicted_bits_per_weight"].is_number());
+  EXPECT_TRUE(json["criticals"][0]["predicted_bits"].is_number());
   for (std::size_t i = 1; i < result.points.size(); ++i)
     EXPECT_LT(result.points[i - 1].parameter, result.points[i].parameter);
   EXPECT_NE(format_criticals(result).find("found"), std::string::npos);

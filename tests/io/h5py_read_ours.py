@@ -50,7 +50,7 @@ def main(path):
         assert np.array_equal(big[()], np.floor(np.arange(256 * 1024) / 1024.0))
 
         root = f.attrs
-        assert root["schema_version"] == 2 and root["schema_version"].dtype == np.int64
+        assert root["schema_version"] == 3 and root["schema_version"].dtype == np.int64
         assert json.loads(root["config_json"]) == {"seed": 7, "methods": ["svd", "quantize"]}
         for key in ("git_revision", "llcpress_version", "host", "created_utc", "gemm_library"):
             assert isinstance(root[key], str) and root[key], key
@@ -62,13 +62,13 @@ def main(path):
         # The documented one-call read of a table (docs/hdf5-schema.md).
         table = f["summary"]
         columns = list(table.attrs["columns"])
-        assert columns == ["model", "step", "epsilon"], columns
+        assert columns == ["model", "step", "eps"], columns
         assert list(table.attrs["column_units"]) == ["", "steps", "nats"]
         data = {c: (table[c].asstr()[()] if h5py.check_string_dtype(table[c].dtype) else table[c][()])
                 for c in columns}
         assert list(data["model"]) == ["pythia-70m", "pythia-160m"]
         assert list(data["step"]) == [1000, 143000]
-        assert list(data["epsilon"]) == [0.01, 0.1]
+        assert list(data["eps"]) == [0.01, 0.1]
         assert table.attrs["num_rows"] == 2
     print("h5py read everything as written")
 

@@ -80,7 +80,7 @@ TEST_F(ScratchDirectory, H5pyReadsWhatWeWrite) {
     Table table;
     table.add("model", std::vector<std::string>{"pythia-70m", "pythia-160m"})
         .add("step", std::vector<std::int64_t>{1000, 143000}, "steps")
-        .add("epsilon", std::vector<double>{0.01, 0.1}, "nats");
+        .add("eps", std::vector<double>{0.01, 0.1}, "nats");
     write_table(file.root(), "summary", table);
     file.commit();
   }

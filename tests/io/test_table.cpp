@@ -23,8 +23,8 @@ Table sample_table() {
   Table table;
   table.add("model", std::vector<std::string>{"pythia-70m", "pythia-70m", "pythia-160m"}, "", "model name")
       .add("step", std::vector<std::int64_t>{1000, 143000, 143000}, "steps", "training step")
-      .add("epsilon", std::vector<double>{0.01, 0.01, 0.1}, "nats", "loss tolerance")
-      .add("critical", std::vector<float>{0.25f, 0.5f, 0.75f}, "1", "critical compression fraction")
+      .add("eps", std::vector<double>{0.01, 0.01, 0.1}, "nats", "loss tolerance")
+      .add("critical_amount", std::vector<float>{0.25f, 0.5f, 0.75f}, "1", "critical compression fraction")
       .add("bits", std::vector<std::int32_t>{4, 3, -1}, "bits", "quantization bits")
       .add("converged", std::vector<std::uint8_t>{1, 0, 1}, "1", "search converged");
   return table;
@@ -71,7 +71,7 @@ TEST_F(ScratchDirectory, TableRoundTrip) {
   Group group = file.root().open_group("summary/by_checkpoint");
   EXPECT_EQ(group.attribute<std::string>("layout"), "table");
   EXPECT_EQ(group.attribute<std::vector<std::string>>("columns"),
-            (std::vector<std::string>{"model", "step", "epsilon", "critical", "bits", "converged"}));
+            (std::vector<std::string>{"model", "step", "eps", "critical_amount", "bits", "converged"}));
   EXPECT_EQ(group.attribute<std::vector<std::string>>("column_units"),
             (std::vector<std::string>{"", "steps", "nats", "1", "bits", "1"}));
   EXPECT_EQ(group.attribute<std::int64_t>("num_rows"), 3);

@@ -510,8 +510,8 @@ TEST(Pipeline, UnhealthyChainsFailTheLlcShardAndFitLeavesItOut) {
       const io::File results = io::File::open_read_only(out / "results.h5");
       const io::Table llc = io::read_table(results.root(), "tables/llc");
       EXPECT_EQ(llc.values<std::string>("status"), std::vector<std::string>(2, "failed"));
-      EXPECT_EQ(llc.values<std::int64_t>("healthy_chains"), std::vector<std::int64_t>(2, 0));
-      for (const auto& reason : llc.values<std::string>("reason"))
+      EXPECT_EQ(llc.values<std::int64_t>("chains_used"), std::vector<std::int64_t>(2, 0));
+      for (const auto& reason : llc.values<std::string>("failure_reason"))
         EXPECT_NE(reason.find(expected_problem), std::string::npos) << reason;
       const io::Table critical = io::read_table(results.root(), "tables/critical");
       ASSERT_GT(critical.num_rows(), 0);

@@ -68,13 +68,13 @@ Study make_study() {
       }
     }
   }
-  study.llc.add("model", llc_model).add("step", llc_step).add("llc_mean", mean, "nats").add("llc_std", std_dev);
+  study.llc.add("model", llc_model).add("step", llc_step).add("llc_mean", mean, "1").add("llc_std", std_dev);
   study.critical.add("model", critical_model)
       .add("step", critical_step)
       .add("method", method)
       .add("parameter", parameter)
-      .add("units", units)
-      .add("eps", eps, "nats")
+      .add("parameter_unit", units)
+      .add("eps", eps, "nats/token")
       .add("critical_amount", amount)
       .add("status", status)
       .add("bits_per_weight", bits)
@@ -83,7 +83,7 @@ Study make_study() {
       .add("step", curve_step)
       .add("method", curve_method)
       .add("parameter", curve_parameter)
-      .add("units", curve_units)
+      .add("parameter_unit", curve_units)
       .add("amount", curve_amount)
       .add("loss", curve_loss, "nats/token");
   return study;
@@ -306,7 +306,7 @@ TEST(FitStage, FailedLlcRowsAreLeftOutAndNamed) {
   status[1] = "failed";  // model a, second checkpoint
   reason[1] = "0 of 2 chains healthy (need 2): chain 0: MALA acceptance 0 < 0.1; chain 1: diverged";
   io::Table llc = study.llc;
-  llc.add("status", status).add("reason", reason);
+  llc.add("status", status).add("failure_reason", reason);
   const FitStageResult all = compute_fit_stage(study.llc, study.critical, quick_options());
   const FitStageResult some = compute_fit_stage(llc, study.critical, quick_options());
   ASSERT_EQ(some.skipped_llc.size(), 1u);
@@ -347,7 +347,7 @@ TEST(FitStage, FiguresScriptSurvivesNanFailedAndEmptyTables) {
         .add("llc_mean", std::vector<double>(rows, std::nan("")))
         .add("llc_std", std::vector<double>(rows, std::nan("")))
         .add("status", std::vector<std::string>(rows, "failed"))
-        .add("reason", std::vector<std::string>(rows, "0 of 2 chains healthy (need 2): chain 0: diverged"));
+        .add("failure_reason", std::vector<std::string>(rows, "0 of 2 chains healthy (need 2): chain 0: diverged"));
     study.llc = llc;
     const fs::path directory = write_results_file(study, "figures_all_failed");
     ASSERT_EQ(run_figures(directory), 0) << read_log(directory);
@@ -360,8 +360,7 @@ TEST(FitStage, FiguresScriptSurvivesNanFailedAndEmptyTables) {
   }
   {  // one NaN λ̂ among done rows and a NaN std
     Study study = make_study();
-    std::vector<double> mean = study.llc.values<double>("llc_mean"),
-                        std_dev = study.llc.values<double>("llc_std");
+    std::vector<double> mean = study.llc.values<double>("llc_mean"), std_dev = study.llc.values<double>("llc_std");
     mean[2] = std::nan("");
     std_dev[3] = std::nan("");
     io::Table llc;
@@ -383,7 +382,7 @@ TEST(FitStage, FiguresScriptSurvivesNanFailedAndEmptyTables) {
         .add("llc_mean", std::vector<double>{})
         .add("llc_std", std::vector<double>{})
         .add("status", std::vector<std::string>{})
-        .add("reason", std::vector<std::string>{});
+        .add("failure_reason", std::vector<std::string>{});
     for (const auto& column : study.critical.columns()) {
       std::visit([&](const auto& values) { empty.critical.add(column.name, std::decay_t<decltype(values)>{}); },
                  column.values);
