@@ -1032,7 +1032,11 @@ File File::edit_atomic(const fs::path& path) {
                    "HDF5 file access properties");
     LLC_CHECK_HDF5(H5Pset_file_image(access.get(), image.data(), image.size()), "HDF5 file image");
     image = {};
-    hid_t opened = H5Fopen(temporary.c_str(), H5F_ACC_RDWR, access.get());
+    // With a file image, the core driver refuses a name that exists on disk
+    // ("file already exists"), and the reserved temporary does: open the
+    // image under a name that is never created (no backing store writes it).
+    const fs::path image_name = fs::path(temporary.string() + ".image");
+    hid_t opened = H5Fopen(image_name.c_str(), H5F_ACC_RDWR, access.get());
     if (opened < 0)
       LLC_THROW(IoError, path.string(),
                 "the file is truncated, corrupt or not HDF5 (h5dump -H FILE tells); if llcpress wrote it, rerun the "

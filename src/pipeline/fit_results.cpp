@@ -440,7 +440,8 @@ std::string resolvability_markdown(const io::Table& llc, const io::Table& critic
   const auto status = optional_string_column(critical, "status", rows, "found");
   std::map<std::string, std::vector<double>> eps_by_method;
   for (std::size_t i = 0; i < rows; ++i) eps_by_method[method[i]].push_back(eps[i]);
-  const auto points = llc_by_checkpoint(llc);
+  std::vector<std::string> skipped;  // failed LLC rows: named in the fits section, left out here too
+  const auto points = llc_by_checkpoint(llc, skipped);
   std::vector<std::string> models;
   for (const auto& [key, point] : points)
     if (std::find(models.begin(), models.end(), key.first) == models.end()) models.push_back(key.first);

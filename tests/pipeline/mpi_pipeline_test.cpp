@@ -324,10 +324,12 @@ TEST(Pipeline, KilledRankLosesNoFinishedShardAndRerunCompletes) {
   // `status` names the missing shards.
   ASSERT_EQ(3, run(kExe + " status " + killed.string(), dir / "status.txt"));
   const std::string status_text = read_text(dir / "status.txt");
-  for (const auto& shard : status["shards"])
-    if (shard["state"] == "missing")
+  for (const auto& shard : status["shards"]) {
+    if (shard["state"] == "missing") {
       EXPECT_NE(status_text.find(std::to_string(shard["id"].get<int>()) + "  missing"), std::string::npos)
           << status_text;
+    }
+  }
 
   ASSERT_EQ(0, run(mpirun(2, "rerun " + killed.string()), dir / "rerun.log")) << read_text(dir / "rerun.log");
   const auto after = status_json(killed);
@@ -426,8 +428,11 @@ TEST(Pipeline, StoppedRankResumesFinishedChains) {
       EXPECT_NE(run_log.find("finished chains are kept in " + partial.string()), std::string::npos) << run_log;
       // The stopped shard is missing (not failed) and its finished chain is kept.
       const auto status = status_json(out);
-      for (const auto& shard : status["shards"])
-        if (shard["id"].get<int>() == std::stoi(shard_id)) EXPECT_EQ(shard["state"], "missing") << shard.dump();
+      for (const auto& shard : status["shards"]) {
+        if (shard["id"].get<int>() == std::stoi(shard_id)) {
+          EXPECT_EQ(shard["state"], "missing") << shard.dump();
+        }
+      }
       EXPECT_EQ(count_state(status, "failed"), 0);
     } else {
       EXPECT_FALSE(WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == 0) << "mpiexec must report the killed rank";

@@ -39,4 +39,22 @@ expect_rc 1 "gather under a full disk"
 expect_log "File too large" "gather reports the refused write"
 [ -e "$out/results.h5" ] && fail "gather under a full disk left a results.h5"
 ls "$out" | grep -q '\.tmp\.' && fail "gather left a temporary file: $(ls "$out")"
+
+# fit rewrites results.h5 with /fits added: under the limit it must fail with
+# the error (it crashed with SIGSEGV in HDF5's close, exit 139) and leave the
+# gathered file as it was. The limit is the file's own size plus 2 KiB, so the
+# copy with /fits cannot be written.
+llc gather "$out"
+expect_rc 0 "gather without the limit"
+before=$(sha256sum < "$out/results.h5")
+blocks=$(( $(stat -c %s "$out/results.h5") / 1024 + 2 ))
+(ulimit -f "$blocks" && trap '' XFSZ && PMIX_MCA_gds=hash OMPI_MCA_btl=self exec "$exe" fit "$out") > "$work/last.log" 2>&1
+rc=$?
+[ "$rc" -lt 128 ] || { cat "$work/last.log"; fail "fit under a full disk died of signal $((rc - 128))"; }
+expect_rc 1 "fit under a full disk"
+expect_log "File too large" "fit reports the refused write"
+[ "$(sha256sum < "$out/results.h5")" = "$before" ] || fail "fit under a full disk changed results.h5"
+ls "$out" | grep -q '\.tmp\.' && fail "fit left a temporary file: $(ls "$out")"
+llc fit "$out"
+expect_rc 0 "fit without the limit"
 echo "PASS"
