@@ -85,6 +85,19 @@ int run_llc(int argc, char** argv) {
                omp_get_max_threads());
   spdlog::info("llc: resolved configuration {}", resolved.dump());
 
+  // The output file with what produced it; the caller adds its group and commits.
+  // (resolved is read at the call, after the estimate has resolved nβ.)
+  auto create_output = [&](const std::string& path) {
+    io::File file = io::File::create_atomic(path);
+    io::write_provenance(file.root(), resolved.dump());
+    file.root().set_attribute("checkpoint", checkpoint_path);
+    file.root().set_attribute("checkpoint_content_hash", content_hash);
+    file.root().set_attribute("data", data_prefix);
+    file.root().set_attribute("seed", static_cast<std::int64_t>(config.seed));
+    file.root().set_attribute("seq_len", static_cast<std::int64_t>(seq_len));
+    return file;
+  };
+
   if (vm["grid"].as<bool>()) {
     // Hyperparameter selection: the grid instead of one estimate.
     const slt::TuneGrid grid = read_grid_options(vm, config);
@@ -92,13 +105,7 @@ int run_llc(int argc, char** argv) {
     const slt::TuneResult tune = slt::tune_llc(loss_model, config, grid, slt::HealthRules{});
     const std::string out = vm["out"].as<std::string>();
     if (!out.empty()) {
-      io::File file = io::File::create_atomic(out);
-      io::write_provenance(file.root(), resolved.dump());
-      file.root().set_attribute("checkpoint", checkpoint_path);
-      file.root().set_attribute("checkpoint_content_hash", content_hash);
-      file.root().set_attribute("data", data_prefix);
-      file.root().set_attribute("seed", static_cast<std::int64_t>(config.seed));
-      file.root().set_attribute("seq_len", static_cast<std::int64_t>(seq_len));
+      io::File file = create_output(out);
       io::Group group = file.root().require_group("tune");
       slt::write_tune(group, tune);
       file.commit();
@@ -113,13 +120,7 @@ int run_llc(int argc, char** argv) {
 
   const std::string out = vm["out"].as<std::string>();
   if (!out.empty()) {
-    io::File file = io::File::create_atomic(out);
-    io::write_provenance(file.root(), resolved.dump());
-    file.root().set_attribute("checkpoint", checkpoint_path);
-    file.root().set_attribute("checkpoint_content_hash", content_hash);
-    file.root().set_attribute("data", data_prefix);
-    file.root().set_attribute("seed", static_cast<std::int64_t>(config.seed));
-    file.root().set_attribute("seq_len", static_cast<std::int64_t>(seq_len));
+    io::File file = create_output(out);
     io::Group group = file.root().require_group("llc");
     slt::write_llc(group, result);
     file.commit();

@@ -973,18 +973,36 @@ File File::create(const fs::path& path) {
   return File(std::move(file), Group(std::move(root), name, "/"), path, path, false);
 }
 
-File File::create_atomic(const fs::path& path) {
-  prepare_library();
-  check_parent_directory(path);
-  LLC_CHECK(!path.filename().empty(), InputError, path.string(), "name a file, not a directory", "no file name");
+namespace {
+
+// Reserves `path.tmp.<pid>.<random>` beside `path` (O_EXCL: two writers never
+// share one, even with equal pid and suffix) for an atomic file; the bytes go
+// into it at commit().
+fs::path reserve_temporary(const fs::path& path) {
   fs::path temporary = path;
   temporary += fmt::format(".tmp.{}.{}", ::getpid(), random_suffix());
-  // The temporary name is reserved now (O_EXCL: two writers never share one,
-  // even with equal pid and suffix); the bytes go into it at commit().
   const int descriptor = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   LLC_CHECK(descriptor >= 0, IoError, temporary.string(), "check that the directory is writable and the disk not full",
             "cannot create the temporary file: {}", std::strerror(errno));
   ::close(descriptor);
+  return temporary;
+}
+
+// File access properties of an atomic file: in memory (the core driver), no backing store.
+Handle make_core_file_access(bool creating) {
+  Handle access = make_file_access(creating);
+  LLC_CHECK_HDF5(H5Pset_fapl_core(access.get(), kCoreIncrementBytes, /*backing_store=*/false),
+                 "HDF5 file access properties");
+  return access;
+}
+
+}  // namespace
+
+File File::create_atomic(const fs::path& path) {
+  prepare_library();
+  check_parent_directory(path);
+  LLC_CHECK(!path.filename().empty(), InputError, path.string(), "name a file, not a directory", "no file name");
+  const fs::path temporary = reserve_temporary(path);
   try {
     // The file is built in memory (the core driver without a backing store)
     // and written out by commit() with plain POSIX calls. HDF5 therefore never
@@ -993,9 +1011,7 @@ File File::create_atomic(const fs::path& path) {
     // and HDF5's shutdown (atexit, or MPI_Finalize) closes that freed file
     // again: SIGSEGV in H5F__close_cb (issue 20, finding 4). A failed POSIX
     // write is an ordinary IoError.
-    Handle access = make_file_access(true);
-    LLC_CHECK_HDF5(H5Pset_fapl_core(access.get(), kCoreIncrementBytes, /*backing_store=*/false),
-                   "HDF5 file access properties");
+    Handle access = make_core_file_access(true);
     Handle file(LLC_CHECK_HDF5_HINT(H5Fcreate(temporary.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, access.get()),
                                     temporary.string(), "out of memory?"));
     auto name = std::make_shared<const std::string>(path.string());
@@ -1018,18 +1034,11 @@ File File::edit_atomic(const fs::path& path) {
     image.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
     LLC_CHECK(!in.bad(), IoError, path.string(), "check the file system", "read failed");
   }
-  fs::path temporary = path;
-  temporary += fmt::format(".tmp.{}.{}", ::getpid(), random_suffix());
-  const int descriptor = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  LLC_CHECK(descriptor >= 0, IoError, temporary.string(), "check that the directory is writable and the disk not full",
-            "cannot create the temporary file: {}", std::strerror(errno));
-  ::close(descriptor);
+  const fs::path temporary = reserve_temporary(path);
   try {
     // The same in-memory core file as create_atomic (see there for why HDF5
     // must never write to disk itself), started from the existing file's image.
-    Handle access = make_file_access(false);
-    LLC_CHECK_HDF5(H5Pset_fapl_core(access.get(), kCoreIncrementBytes, /*backing_store=*/false),
-                   "HDF5 file access properties");
+    Handle access = make_core_file_access(false);
     LLC_CHECK_HDF5(H5Pset_file_image(access.get(), image.data(), image.size()), "HDF5 file image");
     image = {};
     // With a file image, the core driver refuses a name that exists on disk
