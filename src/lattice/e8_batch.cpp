@@ -11,8 +11,8 @@ namespace llcpress::lattice {
 
 namespace {
 
-// The part of a job from block `start` on, for the reference kernel.
-SegmentJob tail_of(const SegmentJob& job, std::int64_t start) {
+// The part of a job from block `start` on, for the reference kernel. Unused when the build targets no AVX2 (the device kit builds without -march=native).
+[[maybe_unused]] SegmentJob tail_of(const SegmentJob& job, std::int64_t start) {
   SegmentJob tail = job;
   tail.values = job.values ? job.values + start * 8 : nullptr;
   tail.blocks = job.blocks - start;
