@@ -216,6 +216,13 @@ class Backend {
 };
 
 // ---------------------------------------------------------------- registry
+// How a command's backend is made: the `device` and `precision` keys of the
+// common option table (pipeline/task_options.cpp, docs/gpu.md).
+struct ComputeSettings {
+  int device = -1;                 // GPU ordinal in this process; -1: the one select_device chose
+  std::string precision = "fp32";  // GEMM compute precision: fp32 | tf32 | bf16 (parameters stay fp32)
+};
+
 // Every backend this build knows, by name. "cpu" is always registered; other
 // backends register themselves (LLCPRESS_REGISTER_BACKEND in one of their
 // .cpp files, their library linked whole-archive so the registration runs).
@@ -226,7 +233,11 @@ struct BackendEntry {
   // ("no CUDA device visible"), for logs and test skips.
   std::function<std::string()> unavailable_reason;
   std::function<std::unique_ptr<Backend>()> make;
+  // The backend for computing with `settings` (device ordinal, GEMM
+  // precision); empty for backends that take no settings (the CPU's).
+  std::function<std::unique_ptr<Backend>(const ComputeSettings&)> make_for_compute;
 };
+
 
 // Adds (or replaces, by name) an entry. Returns true, for static registrars.
 bool register_backend(BackendEntry entry);
@@ -236,6 +247,23 @@ std::vector<std::string> backend_names();
 // A new backend by name; ConfigError listing the names when unknown, and the
 // unavailable reason when it cannot run here.
 std::unique_ptr<Backend> make_backend(const std::string& name);
+// The same with settings; a backend without make_for_compute accepts only
+// the defaults (precision fp32: the CPU computes in fp32), ConfigError else.
+std::unique_ptr<Backend> make_backend(const std::string& name, const ComputeSettings& settings);
+
+// The backend the commands compute on (llc, calibrate, sweep, eval and the
+// pipeline's shards build their models on it): default_backend() until
+// select_compute_backend or set_compute_backend chose another. Process-wide,
+// like the device (one GPU per MPI rank).
+Backend& compute_backend();
+// Makes `name` with `settings` the compute backend ("cpu": default_backend()).
+// Before any work: errors (no GPU, a bad precision) surface here.
+Backend& select_compute_backend(const std::string& name, const ComputeSettings& settings);
+// Installs `backend` as the compute backend (tests: a fake device); nullptr
+// goes back to default_backend(). Backends installed here live until the
+// process ends (never destroyed at exit: a GPU context must not be torn down
+// after the CUDA runtime has unloaded), so models built on one stay valid.
+void set_compute_backend(std::unique_ptr<Backend> backend);
 
 // The process-wide CPU backend: what GptNeox, the samplers and the methods
 // use when the caller names none. Serves one caller at a time, like a model.

@@ -93,6 +93,53 @@ std::unique_ptr<Backend> make_backend(const std::string& name) {
             "unknown backend '{}'", name);
 }
 
+std::unique_ptr<Backend> make_backend(const std::string& name, const ComputeSettings& settings) {
+  for (const BackendEntry& entry : registered_backends()) {
+    if (entry.name != name) continue;
+    if (entry.make_for_compute) {
+      const std::string reason = entry.unavailable_reason ? entry.unavailable_reason() : std::string();
+      LLC_CHECK(reason.empty(), ConfigError, "device", "use device = cpu, or run where a GPU is visible",
+                "the {} backend cannot run here: {}", name, reason);
+      return entry.make_for_compute(settings);
+    }
+    LLC_CHECK(settings.precision == "fp32", ConfigError, "precision",
+              "leave precision at fp32 with device = cpu (tf32 and bf16 are GEMM modes of the CUDA backend)",
+              "the {} backend computes in fp32, not {}", name, settings.precision);
+    return make_backend(name);
+  }
+  return make_backend(name);  // unknown: the error listing the names
+}
+
+namespace {
+// The installed compute backend; never destroyed (see set_compute_backend).
+Backend*& installed_compute_backend() {
+  static Backend* installed = nullptr;
+  return installed;
+}
+}  // namespace
+
+Backend& compute_backend() {
+  Backend* installed = installed_compute_backend();
+  return installed != nullptr ? *installed : default_backend();
+}
+
+void set_compute_backend(std::unique_ptr<Backend> backend) {
+  // The previous one is left alive on purpose: models built on it may still be in use by the caller.
+  installed_compute_backend() = backend.release();
+}
+
+Backend& select_compute_backend(const std::string& name, const ComputeSettings& settings) {
+  if (name == "cpu") {
+    LLC_CHECK(settings.precision == "fp32", ConfigError, "precision",
+              "leave precision at fp32 with device = cpu (tf32 and bf16 are GEMM modes of the CUDA backend)",
+              "the cpu backend computes in fp32, not {}", settings.precision);
+    set_compute_backend(nullptr);
+  } else {
+    set_compute_backend(make_backend(name, settings));
+  }
+  return compute_backend();
+}
+
 Backend& default_backend() {
   static CpuBackend instance;
   return instance;

@@ -16,10 +16,21 @@
 #include "io/provenance.h"
 #include "pipeline/task_options.h"
 #include "slt/calibration.h"
+#include "slt/host_model_on_backend.h"
 #include "slt/llc_output.h"
 
 namespace llcpress::cli {
 namespace {
+
+// The model the sampler runs on: the reference model itself on the CPU; with --device cuda its parameters on
+// the GPU, so the CUDA sampler step is what is checked against the known λ (the closed-form loss stays on the
+// host: slt/host_model_on_backend.h).
+std::unique_ptr<LossModel> on_compute_backend(slt::ReferenceModel& reference) {
+  backend::Backend& compute = backend::compute_backend();
+  if (&compute == &backend::default_backend()) return std::unique_ptr<LossModel>(reference.model.release());
+  spdlog::info("calibrate: the sampler runs on {} (the reference model's loss on the host)", compute.description());
+  return std::make_unique<slt::HostModelOnBackend>(std::move(reference.model), compute);
+}
 
 int run_calibrate(int argc, char** argv) {
   // The sampler and chain keys of `llc`, with the toy-model defaults the table lists for calibrate (and why).
@@ -83,7 +94,7 @@ int run_calibrate(int argc, char** argv) {
   if (!vm["grid"].as<bool>()) {
     slt::ReferenceModel reference = slt::make_reference_model(spec);
     config.progress = !json;
-    const slt::LlcResult result = slt::estimate_llc(*reference.model, config);
+    const slt::LlcResult result = slt::estimate_llc(*on_compute_backend(reference), config);
     const double relative = (result.llc_mean - reference.truth.lambda) / reference.truth.lambda;
     if (json) {
       print_json({{"model", reference.description},
@@ -110,7 +121,7 @@ int run_calibrate(int argc, char** argv) {
   const slt::TuneGrid grid = read_grid_options(vm, config);
   config.progress = false;
   slt::ReferenceModel reference = slt::make_reference_model(spec);
-  slt::TuneResult tune = slt::tune_llc(*reference.model, config, grid, slt::HealthRules{});
+  slt::TuneResult tune = slt::tune_llc(*on_compute_backend(reference), config, grid, slt::HealthRules{});
   tune.true_lambda = reference.truth.lambda;
   const std::string out = vm["out"].as<std::string>();
   if (!out.empty()) {

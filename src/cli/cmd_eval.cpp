@@ -59,7 +59,7 @@ int run_eval(int argc, char** argv) {
 
   const std::size_t count = last - first;
   const int max_batch = static_cast<int>(std::min<std::size_t>(count, static_cast<std::size_t>(batch)));
-  auto model = GptNeox::from_checkpoint(checkpoint, max_batch, seq_len);
+  auto model = GptNeox::from_checkpoint(checkpoint, max_batch, seq_len, backend::compute_backend());
   spdlog::info(
       "eval: {} ({} weights, {:.3f} M parameters), {} sequences {}:{} of {}, seq_len {}, batch {}, "
       "{} threads, {:.0f} MiB of activations",
@@ -91,6 +91,7 @@ int run_eval(int argc, char** argv) {
                 {"seq_len", seq_len},
                 {"batch", max_batch},
                 {"threads", omp_get_max_threads()},
+                {"compute_backend", model->backend().description()},
                 {"loss", loss},
                 {"tokens", predicted},
                 {"seconds", seconds},
@@ -104,6 +105,6 @@ int run_eval(int argc, char** argv) {
 
 }  // namespace
 
-LLCPRESS_SUBCOMMAND("eval", "mean next-token loss of a checkpoint on a token dataset (CPU)", run_eval)
+LLCPRESS_SUBCOMMAND("eval", "mean next-token loss of a checkpoint on a token dataset (cpu or cuda)", run_eval)
 
 }  // namespace llcpress::cli

@@ -1,7 +1,7 @@
 // llcpress llc --checkpoint DIR --data PREFIX [sampler keys] [--out FILE.h5] [--json]
-// The local learning coefficient of one GPT-NeoX checkpoint (CPU): SGLD or
+// The local learning coefficient of one GPT-NeoX checkpoint: SGLD or
 // RMSprop-SGLD chains around the checkpoint on minibatches of sequences of a
-// Megatron dataset (REFERENCE.md §3, docs/llc.md).
+// Megatron dataset (REFERENCE.md §3, docs/llc.md), on the CPU or one GPU (--device).
 #include <omp.h>
 
 #include <algorithm>
@@ -66,7 +66,7 @@ int run_llc(int argc, char** argv) {
   if (micro_batch == 0 || micro_batch > static_cast<int>(config.batch_size))
     micro_batch = static_cast<int>(config.batch_size);
 
-  auto model = GptNeox::from_checkpoint(checkpoint, micro_batch, seq_len);
+  auto model = GptNeox::from_checkpoint(checkpoint, micro_batch, seq_len, backend::compute_backend());
   NeoxLossModel loss_model(*model, dataset, seq_len);
   const std::string content_hash = checkpoint.content_hash();
   config.progress = !json;
@@ -78,6 +78,7 @@ int run_llc(int argc, char** argv) {
                              {"seq_len", seq_len},
                              {"micro_batch", micro_batch},
                              {"threads", omp_get_max_threads()},
+                             {"compute_backend", model->backend().description()},
                              {"llc", slt::to_json(config)},
                              {"git_revision", git_revision()}};
   spdlog::info("llc: {} ({:.3f} M parameters), sequences {}:{} of {}, seq_len {}, {} threads", checkpoint_path,

@@ -57,7 +57,13 @@ int make_suite_main(int argc, char** argv) {
                     options, argc, argv);
   if (!values) return 0;
   const auto& v = *values;
-  read_device_option(v);
+  // The demo models are trained by train/trainer.cpp, whose AdamW updates the parameters in host memory: a
+  // GPU is named here (so a missing one is still reported first) but the training stays on the CPU.
+  const DeviceInfo device = read_device_option(v);
+  LLC_CHECK(device.kind == DeviceKind::Cpu, ConfigError, "--device",
+            "use --device cpu (the demo models train in seconds on the CPU); llc, sweep, eval and run compute on cuda",
+            "make-suite trains on the CPU only (its AdamW optimizer updates host memory), not on {}",
+            device.description());
   suite.output_directory = v["out"].as<std::string>();
   suite.hidden_sizes = parse_sizes(v["sizes"].as<std::string>());
   suite.layers = v["layers"].as<int>();

@@ -73,7 +73,7 @@ int run_sweep_command(int argc, char** argv) {
   config.options.num_heads = checkpoint.config().num_attention_heads;
 
   const int max_batch = static_cast<int>(std::min<std::size_t>(samples.size(), static_cast<std::size_t>(batch)));
-  auto model = GptNeox::from_checkpoint(checkpoint, max_batch, seq_len);
+  auto model = GptNeox::from_checkpoint(checkpoint, max_batch, seq_len, backend::compute_backend());
   NeoxLossModel loss_model(*model, dataset, seq_len);
   const std::string content_hash = checkpoint.content_hash();
 
@@ -85,6 +85,7 @@ int run_sweep_command(int argc, char** argv) {
                              {"seq_len", seq_len},
                              {"batch", max_batch},
                              {"threads", omp_get_max_threads()},
+                             {"compute_backend", model->backend().description()},
                              {"method", config.method},
                              {"eps", config.epsilons},
                              {"options", config.options.to_json()},

@@ -1,10 +1,12 @@
-// The device a command computes on (--device cpu|cuda, the common option
-// table's `device` key: pipeline/task_options.cpp). Header-only: the CLI
-// compiles only its .cpp files into the executable.
+// The device a command computes on (--device cpu|cuda and --precision
+// fp32|tf32|bf16, the common option table's `device` and `precision` keys:
+// pipeline/task_options.cpp). Header-only: the CLI compiles only its .cpp
+// files into the executable.
 #pragma once
 
 #include <string>
 
+#include "backend/backend.h"
 #include "cli/subcommand.h"
 #include "core/check.h"
 #include "core/device.h"
@@ -12,27 +14,28 @@
 
 namespace llcpress::cli {
 
-// Resolves a --device value before any work starts: a missing CUDA build,
+// Resolves --device/--precision before any work starts: a missing CUDA build,
 // driver or GPU is a ConfigError naming what is missing. The device becomes
-// active_device(), which every output's provenance records.
-inline DeviceInfo select_command_device(const std::string& text) {
+// active_device(), which every output's provenance records, and with cuda the
+// command's models are built on a CUDA backend of that GPU in that precision
+// (backend::compute_backend()).
+inline DeviceInfo select_command_device(const std::string& device_text, const std::string& precision) {
   const DeviceInfo device =
-      select_device(parse_device_kind(text, "--device"), local_rank_from_environment(), "--device");
-  // The GPU is there; the command's model still computes on the CPU until
-  // GptNeox runs on the CUDA backend (issue 16, docs/gpu.md).
-  LLC_CHECK(device.kind == DeviceKind::Cpu, ConfigError, "--device",
-            "use --device cpu; the CUDA model backend is being wired in (issue 16, docs/gpu.md)",
-            "this command cannot compute on {} yet", device.description());
+      select_device(parse_device_kind(device_text, "--device"), local_rank_from_environment(), "--device");
+  backend::select_compute_backend(device.kind == DeviceKind::Cuda ? "cuda" : "cpu",
+                                  backend::ComputeSettings{device.ordinal, precision});
   return device;
 }
 
-// --device for the commands outside the common option table (eval, make-suite).
+// --device and --precision for the commands outside the common option table (eval).
 inline void add_device_option(po::options_description& options) {
   options.add_options()("device", po::value<std::string>()->default_value("cpu"),
-                        "cpu or cuda (one GPU per MPI rank, chosen by the node-local rank)");
+                        "cpu or cuda (one GPU per MPI rank, chosen by the node-local rank; docs/gpu.md)")(
+      "precision", po::value<std::string>()->default_value("fp32"),
+      "GEMM compute precision on cuda: fp32, tf32 or bf16 (fp32 accumulation; parameters stay fp32; docs/gpu.md)");
 }
 inline DeviceInfo read_device_option(const po::variables_map& vm) {
-  return select_command_device(vm["device"].as<std::string>());
+  return select_command_device(vm["device"].as<std::string>(), vm["precision"].as<std::string>());
 }
 
 }  // namespace llcpress::cli

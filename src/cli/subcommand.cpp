@@ -83,7 +83,7 @@ void add_run_options(po::options_description& options) {
 void apply_run_options(const po::variables_map& values) {
   const auto& common = common_option_table();
   const RunSettings run = common.read(values, common.defaults(), Surface::Cli, common.section);
-  select_command_device(run.device);  // before any work: a missing GPU is named here
+  select_command_device(run.device, run.precision);  // before any work: a missing GPU is named here
   if (run.threads > 0) omp_set_num_threads(run.threads);
 }
 

@@ -57,6 +57,7 @@ void CudaBackend::deallocate(void* memory, std::size_t) noexcept {
 }
 
 void CudaBackend::upload(void* destination, const void* host_source, std::size_t bytes) {
+  context_.mark_weights_changed();  // may have written parameters: bf16 weight copies are stale
   // Stream-ordered after the ops before it, and synchronous for the host buffer (the interface's promise).
   LLC_CHECK_CUDA(cudaMemcpyAsync(destination, host_source, bytes, cudaMemcpyHostToDevice, context_.stream()));
   context_.synchronize();
@@ -68,12 +69,14 @@ void CudaBackend::download(void* host_destination, const void* source, std::size
 }
 
 void CudaBackend::copy(float* destination, const float* source, std::int64_t count) {
+  context_.mark_weights_changed();  // may have written parameters: bf16 weight copies are stale
   if (count > 0)
     LLC_CHECK_CUDA(
         cudaMemcpyAsync(destination, source, count * sizeof(float), cudaMemcpyDeviceToDevice, context_.stream()));
 }
 
 void CudaBackend::zero(float* buffer, std::int64_t count) {
+  context_.mark_weights_changed();  // may have written parameters: bf16 weight copies are stale
   if (count > 0) LLC_CHECK_CUDA(cudaMemsetAsync(buffer, 0, count * sizeof(float), context_.stream()));
 }
 
@@ -84,10 +87,12 @@ void CudaBackend::synchronize() { context_.synchronize(); }
 void CudaBackend::gemm(float* c, const float* a, const float* b, std::int64_t m, std::int64_t n, std::int64_t k,
                        Transpose transpose_a, Transpose transpose_b, float alpha, float beta, std::int64_t lda,
                        std::int64_t ldb, std::int64_t ldc) {
+  context_.mark_weights_changed();  // may have written parameters: bf16 weight copies are stale
   cuda::gemm(context_, c, a, b, m, n, k, transpose_a, transpose_b, alpha, beta, lda, ldb, ldc);
 }
 
 void CudaBackend::add_scaled(float* destination, const float* source, float weight, std::int64_t count) {
+  context_.mark_weights_changed();  // may have written parameters: bf16 weight copies are stale
   cuda::add_scaled(destination, source, weight, count, context_.stream());
 }
 
@@ -176,6 +181,7 @@ backend::StepSums CudaBackend::sampler_step(float* parameters, float* square_avg
                                             const float* gradient, const float* center,
                                             std::span<const backend::SamplerChunk> chunks,
                                             const backend::SamplerStepScalars& scalars) {
+  context_.mark_weights_changed();  // may have written parameters: bf16 weight copies are stale
   const KernelStreamScope stream_scope(context_.stream());
   return cuda::sampler_step(parameters, square_avg, displacement, gradient, center, chunks.data(), chunks.size(),
                             scalars);
@@ -185,20 +191,24 @@ backend::StepSums CudaBackend::sampler_step(float* parameters, float* square_avg
 
 void CudaBackend::quantize_rows_forward(float* out, const float* in, const float* host_clips, std::int64_t rows,
                                         std::int64_t cols, int levels) {
+  context_.mark_weights_changed();  // may have written parameters: bf16 weight copies are stale
   const KernelStreamScope stream_scope(context_.stream());
   cuda::quantize_rows_forward(out, in, host_clips, rows, cols, levels);
 }
 void CudaBackend::noise_forward(float* out, const float* in, float sigma, std::uint64_t seed, std::uint64_t stream,
                                 std::int64_t count) {
+  context_.mark_weights_changed();  // may have written parameters: bf16 weight copies are stale
   const KernelStreamScope stream_scope(context_.stream());
   cuda::noise_forward(out, in, sigma, seed, stream, count);
 }
 void CudaBackend::zero_elements(float* buffer, const std::size_t* host_indices, std::int64_t count) {
+  context_.mark_weights_changed();  // may have written parameters: bf16 weight copies are stale
   const KernelStreamScope stream_scope(context_.stream());
   cuda::zero_elements(buffer, host_indices, count);
 }
 void CudaBackend::zero_columns(float* matrix, std::int64_t rows, std::int64_t cols, std::int64_t first,
                                std::int64_t count) {
+  context_.mark_weights_changed();  // may have written parameters: bf16 weight copies are stale
   // A strided 2-D memset: `rows` rows of `count` floats, `cols` floats apart.
   if (rows > 0 && count > 0)
     LLC_CHECK_CUDA(
@@ -219,8 +229,21 @@ std::unique_ptr<backend::Backend> make_cuda_backend() {
     device = select_device(DeviceKind::Cuda, local_rank_from_environment(), "backend cuda");
   return std::make_unique<CudaBackend>(device.ordinal);
 }
+// A command's backend: the GPU it chose (select_device, before any work) and its `precision` key.
+std::unique_ptr<backend::Backend> make_cuda_compute_backend(const backend::ComputeSettings& settings) {
+  const Precision precision = parse_precision(settings.precision, "precision");
+  int ordinal = settings.device;
+  if (ordinal < 0) {
+    DeviceInfo device = active_device();
+    if (device.kind != DeviceKind::Cuda)
+      device = select_device(DeviceKind::Cuda, local_rank_from_environment(), "backend cuda");
+    ordinal = device.ordinal;
+  }
+  return std::make_unique<CudaBackend>(ordinal, precision);
+}
 }  // namespace
 
-LLCPRESS_REGISTER_BACKEND(backend::BackendEntry{"cuda", cuda_backend_unavailable_reason, make_cuda_backend});
+LLCPRESS_REGISTER_BACKEND(backend::BackendEntry{"cuda", cuda_backend_unavailable_reason, make_cuda_backend,
+                                                make_cuda_compute_backend});
 
 }  // namespace llcpress::cuda

@@ -65,7 +65,7 @@ po::options_description job_options() {
     ("compress.methods", po::value<std::string>()->default_value(""), "comma-separated compression methods")
     ("compress.eps", po::value<std::string>()->default_value(eps_default), "loss-increase tolerances ε (nats)");
   // clang-format on
-  // job.device, job.threads: the common option table (pipeline/task_options.cpp).
+  // job.device, job.precision, job.threads: the common option table (pipeline/task_options.cpp).
   common_option_table().declare(options, Surface::Job, common_option_table().defaults("job"), "job");
   add_slurm_options(options);
   for (const auto& kind : task_kinds())
@@ -208,6 +208,7 @@ JobSpec parse_job(std::istream& config, const std::string& path, const std::vect
   const auto& common = common_option_table();
   const RunSettings run = common.read(values, common.defaults("job"), Surface::Job, common.section);
   job.device = run.device;
+  job.precision = run.precision;
   job.threads = run.threads;
   LLC_CHECK(job.threads >= 1, ConfigError, "job.threads", "give each rank at least one thread", "{} threads",
             job.threads);

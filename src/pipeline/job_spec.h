@@ -1,6 +1,6 @@
 // A job file (INI, read with Boost.Program_options) and its validation.
 //
-//   [job]      name, output, seed, device (cpu|cuda), threads, log_level
+//   [job]      name, output, seed, device (cpu|cuda), precision, threads, log_level
 //   [data]     prefix, heldout_prefix, seq_len, sgld_sequences A:B, eval_sequences A:B, batch
 //   [models]   model = NAME:PATTERN[,PATTERN...]   (repeatable; glob patterns, e.g. suite/m/step*)
 //              data = NAME:PREFIX, heldout = NAME:PREFIX   (optional per-model dataset overrides)
@@ -68,6 +68,7 @@ struct JobSpec {
   std::string output;  // output directory
   std::uint64_t seed = 0;
   std::string device = "cpu";
+  std::string precision = "fp32";  // GEMM compute precision on cuda (fp32 | tf32 | bf16)
   int threads = 1;
   std::string log_level = "info";
 

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "backend/backend.h"
 #include "core/device.h"
 #include "core/rng.h"
 #include "core/timer.h"
@@ -188,7 +189,8 @@ LoadedCheckpoint& load_checkpoint(RankState& state, const std::string& path) {
   loaded->checkpoint = std::make_unique<formats::Checkpoint>(formats::Checkpoint::open(path));
   LLC_CHECK(loaded->checkpoint->has_config(), InputError, path,
             "a checkpoint directory needs config.json next to the weights", "no config.json");
-  loaded->model = GptNeox::from_checkpoint(*loaded->checkpoint, state.job.batch, state.job.seq_len);
+  loaded->model = GptNeox::from_checkpoint(*loaded->checkpoint, state.job.batch, state.job.seq_len,
+                                           backend::compute_backend());
   loaded->content_hash = loaded->checkpoint->content_hash();
   loaded->model->hold_reference();  // w*, the model's one copy
   const std::size_t parameters = loaded->model->num_parameters();
@@ -270,6 +272,8 @@ void run_shard(RankState& state, const Shard& shard) {
   root.set_attribute("rank", static_cast<std::int64_t>(state.rank));
   root.set_attribute("world_size", static_cast<std::int64_t>(state.world));
   root.set_attribute("device", job.device);
+  root.set_attribute("precision", job.precision);
+  root.set_attribute("compute_backend", backend::compute_backend().description());
   root.set_attribute("threads", static_cast<std::int64_t>(job.threads));
   root.set_attribute("started_utc", started);
   io::Group result = root.create_group("result");
@@ -390,11 +394,13 @@ RunSummary run_plan(const Plan& plan, const RunOptions& options, RunDirectoryLoc
   LLC_CHECK_MPI(MPI_Comm_rank(node_comm, &state.local_rank));
   MPI_Comm_free(&node_comm);
   // Before any work: a missing CUDA build, driver or GPU for this local rank is named here, on every rank.
+  // The models of this rank's shards are built on the backend chosen here: with cuda, this local rank's GPU
+  // in the job's GEMM precision (one GPU per rank, docs/gpu.md).
   const DeviceInfo device = select_device(parse_device_kind(job.device, "job.device"), state.local_rank, "job.device");
-  LLC_CHECK(device.kind == DeviceKind::Cpu, ConfigError, "job.device",
-            "set device = cpu; the CUDA model backend is being wired in (issue 16, docs/gpu.md)",
-            "shards cannot compute on {} yet", device.description());
+  if (device.kind == DeviceKind::Cuda)
+    backend::select_compute_backend("cuda", backend::ComputeSettings{device.ordinal, job.precision});
   spdlog::set_level(spdlog::level::from_str(job.log_level));  // validated by load_job
+  spdlog::info("rank {} computes on {}", state.rank, backend::compute_backend().description());
   install_stop_handlers();  // SIGTERM/SIGINT: stop at the next safe point (pipeline/stop_signal.h)
   omp_set_num_threads(job.threads);
   Eigen::setNbThreads(job.threads);

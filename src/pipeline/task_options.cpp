@@ -15,8 +15,14 @@ OptionTable<RunSettings> make_common_table() {
   Option<RunSettings> device = field_option<RunSettings>(
       "device", OptionType::Text, "", "cpu or cuda (one GPU per MPI rank, chosen by the node-local rank; docs/gpu.md)", "RunSettings::device",
       [](RunSettings & r) -> auto& { return r.device; });
+  Option<RunSettings> precision = field_option<RunSettings>(
+      "precision", OptionType::Text, "",
+      "GEMM compute precision on cuda: fp32, tf32 or bf16 (fp32 accumulation; parameters stay fp32; cpu: fp32 "
+      "only; docs/gpu.md)",
+      "RunSettings::precision", [](RunSettings & r) -> auto& { return r.precision; });
   table.options = {
       device,
+      precision,
       field_option<RunSettings>(
           "threads", OptionType::Integer, "threads", "OpenMP threads per process (0: OMP_NUM_THREADS or all cores)",
           "RunSettings::threads", [](RunSettings & r) -> auto& { return r.threads; }),
@@ -29,6 +35,11 @@ OptionTable<RunSettings> make_common_table() {
   table.validate = [](const RunSettings& r) {
     LLC_CHECK(r.device == "cpu" || r.device == "cuda", ConfigError, "device", "use cpu or cuda", "unknown device '{}'",
               r.device);
+    LLC_CHECK(r.precision == "fp32" || r.precision == "tf32" || r.precision == "bf16", ConfigError, "precision",
+              "use fp32, tf32 or bf16", "unknown precision '{}'", r.precision);
+    LLC_CHECK(r.device == "cuda" || r.precision == "fp32", ConfigError, "precision",
+              "leave precision at fp32 with device = cpu (tf32 and bf16 are GEMM modes of the CUDA backend)",
+              "the cpu computes in fp32, not {}", r.precision);
     LLC_CHECK(r.threads >= 0 && r.threads <= 1024, ConfigError, "threads", "use 0 (all cores) to 1024", "{} threads",
               r.threads);
   };
