@@ -44,13 +44,16 @@ bundle() {
     -DLLCPRESS_BENCH=ON \
     "${launcher[@]}" > "$build.configure.log" || die "configure failed: see $build.configure.log"
   # Every test executable labelled cuda, and the GPU benchmark.
-  local targets=(test_select_device test_cuda llcpress_bench_gpu)
+  # llcpress itself for the command-level comparison (tests/cuda/llc_cuda_vs_cpu_test.sh).
+  local targets=(test_select_device test_cuda test_device_paths llcpress llcpress_bench_gpu)
   cmake --build "$build" -j "$(nproc)" --target "${targets[@]}"
 
   rm -rf "$out"
   mkdir -p "$out/bin" "$out/lib" "$out/bench"
-  cp "$build/tests/cuda/test_select_device" "$build/tests/cuda/test_cuda" "$build/bench/gpu/llcpress_bench_gpu" \
-    "$out/bin/"
+  cp "$build/tests/cuda/test_select_device" "$build/tests/cuda/test_cuda" \
+    "$build/tests/device_paths/test_device_paths" "$build/bin/llcpress" "$build/bench/gpu/llcpress_bench_gpu" "$out/bin/"
+  mkdir -p "$out/tests"
+  cp tests/cuda/llc_cuda_vs_cpu_test.sh "$out/tests/"
   cp bench/gpu/bench_torch_gpu.py bench/gpu/report.py "$out/bench/"
   # The shared libraries ldd resolves here, minus the GPU machine's own.
   local library
@@ -109,13 +112,20 @@ run() {
   echo "device-check: the kit's binaries run with LD_LIBRARY_PATH=$library_path"
   # Stage budgets (seconds) that add up to under 8 minutes.
   local status
-  for test in test_select_device test_cuda; do
+  for test in test_select_device test_cuda test_device_paths; do
     status=0
     LD_LIBRARY_PATH=$library_path timeout 150 "$kit/bin/$test" --gtest_output="json:$work/$test.json" > "$work/$test.log" 2>&1 || status=$?
     echo "$status" > "$work/$test.status"
     echo "device-check: $test exit $status ($((SECONDS - started)) s)"
     tail -3 "$work/$test.log"
   done
+  # The commands end to end: llcpress llc/eval --device cuda against --device cpu (exit 77: skipped, with why).
+  status=0
+  LD_LIBRARY_PATH=$library_path timeout 90 "$kit/tests/llc_cuda_vs_cpu_test.sh" "$kit/bin/llcpress" "$work/cli_llc" \
+    > "$work/cli_llc.log" 2>&1 || status=$?
+  echo "$status" > "$work/cli_llc.status"
+  echo "device-check: llc --device cuda vs cpu exit $status ($((SECONDS - started)) s)"
+  tail -3 "$work/cli_llc.log"
   status=0
   LD_LIBRARY_PATH=$library_path timeout 120 "$kit/bin/llcpress_bench_gpu" ${LLCPRESS_BENCH_QUICK:+--quick} --json "$work/bench_cpp.json" > "$work/bench_cpp.log" 2>&1 || status=$?
   echo "$status" > "$work/bench_cpp.status"

@@ -1,14 +1,17 @@
 // llcpress_bench_gpu [--json FILE] [--batch B] [--seq-len T] [--steps N] [--quick]
 //
 // What a training step of Pythia-160m and -410m costs on the GPU, per GEMM
-// precision (fp32, tf32, bf16). Measured today: the step's GEMMs — every
-// linear layer forward, d_input and d_weight (+ bias gradient), and the
-// unembedding, through cuda::linear_forward/linear_backward exactly as the
-// model will call them, bf16 weights cast once per step. That is ~95% of a
-// step's FLOPs and a lower bound on its time; the full model step (layer
-// norm, attention, cross-entropy kernels) replaces it once the CUDA backend
-// runs GptNeox: the "model_steps" entries time GptNeox forward + backward
-// on the CUDA backend, or say which op's kernel is still missing. FLOPs and MFU
+// precision (fp32, tf32, bf16):
+//   * "gemm_steps": the step's GEMMs alone — every linear layer forward,
+//     d_input and d_weight (+ bias gradient), and the unembedding, through
+//     cuda::linear_forward/linear_backward, bf16 weights cast once per step;
+//     ~87% of a step's FLOPs and a lower bound on its time;
+//   * "model_steps": GptNeox::forward_backward on the CUDA backend (what an
+//     SGLD step's loss_and_grad runs: every kernel, the chunked loss head);
+//   * "sgld_step": one whole SGLD step of `llc` on Pythia-160m — the model's
+//     forward_backward and the fused sampler update (slt::Sampler on the same
+//     backend, MALA sums on) — and the sampler update's time alone.
+// FLOPs and MFU
 // against the dense peak of the GPU (H100/H200 SXM: 989 TFLOP/s bf16, 494
 // tf32, 67 fp32, dense, no sparsity).
 #include <cuda_runtime.h>
@@ -30,6 +33,7 @@
 #include "cuda/device_select.h"
 #include "cuda/gemm.h"
 #include "model/gpt_neox.h"
+#include "slt/sampler.h"
 
 namespace po = boost::program_options;
 using namespace llcpress;
@@ -169,9 +173,8 @@ nlohmann::json gemm_step(const formats::NeoxConfig& config, int batch, int seq_l
           {"weight_casts_per_step", double(context.weight_casts()) / (steps + 2)}};
 }
 
-// The whole model step (GptNeox forward + backward on the CUDA backend).
-// Until every op of the model has its CUDA kernel, the backend throws
-// UnsupportedOp naming the first missing one: reported, not hidden.
+// The whole model step (GptNeox::forward_backward on the CUDA backend). An op
+// the backend lacked would throw UnsupportedOp naming it: reported, not hidden.
 nlohmann::json model_step(const formats::NeoxConfig& config, int batch, int seq_len, cuda::Precision precision,
                           int steps, const std::string& gpu) {
   try {
@@ -184,8 +187,7 @@ nlohmann::json model_step(const formats::NeoxConfig& config, int batch, int seq_
       tokens[i] = static_cast<std::int32_t>((i * 7919) % config.vocab_size);
     auto step = [&] {
       backend.mark_weights_changed();
-      model.forward(tokens.data(), batch, seq_len);
-      model.backward(std::span<float>(gradient.data(), gradient.size()));
+      model.forward_backward(tokens.data(), batch, seq_len, std::span<float>(gradient.data(), gradient.size()));
     };
     step();  // warm-up
     backend.synchronize();
@@ -207,9 +209,82 @@ nlohmann::json model_step(const formats::NeoxConfig& config, int batch, int seq_
             {"seconds_per_step", seconds},
             {"tokens_per_second", double(batch) * seq_len / seconds},
             {"tflops", flops / seconds / 1e12},
-            {"mfu", peak > 0 ? nlohmann::json(flops / seconds / 1e12 / peak) : nlohmann::json(nullptr)}};
+            {"mfu", peak > 0 ? nlohmann::json(flops / seconds / 1e12 / peak) : nlohmann::json(nullptr)},
+            {"activation_bytes", model.activation_bytes()},
+            {"loss_chunk_rows", model.loss_chunk_rows()}};
   } catch (const backend::UnsupportedOp& missing) {
     return {{"ran", false}, {"precision", cuda::precision_name(precision)}, {"why", missing.what()}};
+  }
+}
+
+// Seconds per call of `body` on `backend`'s stream, `steps` calls after one warm-up.
+template <typename Body>
+double time_on_stream(cuda::CudaBackend& backend, int steps, Body body) {
+  body();
+  backend.synchronize();
+  cudaEvent_t start, stop;
+  LLC_CHECK_CUDA(cudaEventCreate(&start));
+  LLC_CHECK_CUDA(cudaEventCreate(&stop));
+  LLC_CHECK_CUDA(cudaEventRecord(start, backend.context().stream()));
+  for (int i = 0; i < steps; ++i) body();
+  LLC_CHECK_CUDA(cudaEventRecord(stop, backend.context().stream()));
+  LLC_CHECK_CUDA(cudaEventSynchronize(stop));
+  float milliseconds = 0;
+  LLC_CHECK_CUDA(cudaEventElapsedTime(&milliseconds, start, stop));
+  cudaEventDestroy(start);
+  cudaEventDestroy(stop);
+  return milliseconds / 1e3 / steps;
+}
+
+// One SGLD step of `llc` (slt/llc_estimator.cpp's chain loop without the
+// batch drawing): forward_backward, then the fused sampler update with the
+// diagnostic and MALA sums, on the CUDA backend in fp32 (the λ̂ reference
+// precision). Also the sampler update alone. The same step as devinterp's
+// (bench_torch_gpu.py times that one on the same model, batch and length).
+nlohmann::json sgld_step(const formats::NeoxConfig& config, int batch, int seq_len, int steps) {
+  try {
+    cuda::CudaBackend backend(0, cuda::Precision::Fp32);
+    GptNeox model(config, batch, seq_len, backend);
+    model.init_random(1);
+    model.hold_reference();
+    const std::size_t count = model.num_parameters();
+    backend::Buffer<float> gradient(backend, count);  // (parameters)
+    std::vector<std::int32_t> tokens(std::size_t(batch) * (seq_len + 1));
+    for (std::size_t i = 0; i < tokens.size(); ++i)
+      tokens[i] = static_cast<std::int32_t>((i * 7919) % config.vocab_size);
+    slt::SamplerConfig sampler_config;
+    sampler_config.epsilon = 1e-5;
+    sampler_config.nbeta = 10;
+    slt::Sampler sampler(sampler_config, slt::SampledRanges::all(count), {model.reference_data(), count},
+                         /*track_mala=*/true, backend);
+    std::span<float> parameters(model.parameter_buffer().data(), count);
+    std::uint64_t step_index = 0;
+    auto update = [&] {
+      slt::StepOptions options;
+      options.seed = 7;
+      options.noise_stream = step_index++;
+      options.open_mala = true;
+      sampler.step(parameters, {gradient.data(), count}, options);  // returns its sums to the host: waits
+    };
+    const double model_seconds = time_on_stream(backend, steps, [&] {
+      model.forward_backward(tokens.data(), batch, seq_len, {gradient.data(), count});
+    });
+    const double sampler_seconds = time_on_stream(backend, steps, update);
+    const double step_seconds = time_on_stream(backend, steps, [&] {
+      model.forward_backward(tokens.data(), batch, seq_len, {gradient.data(), count});
+      update();
+    });
+    return {{"ran", true},
+            {"precision", "fp32"},
+            {"batch", batch},
+            {"seq_len", seq_len},
+            {"parameters", count},
+            {"seconds_per_step", step_seconds},
+            {"model_seconds", model_seconds},
+            {"sampler_seconds", sampler_seconds},
+            {"sampler_share", sampler_seconds / step_seconds}};
+  } catch (const backend::UnsupportedOp& missing) {
+    return {{"ran", false}, {"why", missing.what()}};
   }
 }
 
@@ -262,11 +337,19 @@ int main(int argc, char** argv) try {
       model_steps.push_back(entry);
       if (!entry["ran"].get<bool>()) break;  // the same op is missing in every precision
     }
+  nlohmann::json sgld = sgld_step(models.front().second, batch, seq_len, steps);
+  sgld["model"] = models.front().first;
+  std::cout << fmt::format("{:12} fp32  SGLD step: {}\n", models.front().first,
+                           sgld["ran"].get<bool>()
+                               ? fmt::format("{:.2f} ms (sampler update {:.2f} ms)",
+                                             1e3 * sgld["seconds_per_step"].get<double>(),
+                                             1e3 * sgld["sampler_seconds"].get<double>())
+                               : "not run: " + sgld["why"].get<std::string>());
   nlohmann::json report = {
       {"device", active_device().description()},
       {"gemm_steps", results},
       {"model_steps", model_steps},
-      {"sgld_step", {{"ran", false}, {"why", "the fused SGLD update kernel is not in this revision (cuda-kernels)"}}}};
+      {"sgld_step", sgld}};
   const std::string path = vm["json"].as<std::string>();
   if (!path.empty()) std::ofstream(path) << report.dump(2) << "\n";
   return 0;

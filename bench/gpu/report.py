@@ -126,9 +126,15 @@ def main():
     for name in ("bench_cpp", "bench_torch"):
         if read_status(args.work, name) != 0:
             problems.append(f"{name} exited {read_status(args.work, name)}")
+    # The command-level comparison (tests/cuda/llc_cuda_vs_cpu_test.sh): 0 passed, 77 skipped (its log says why).
+    cli_status = read_status(args.work, "cli_llc")
+    if cli_status is not None and cli_status != 0:
+        problems.append(f"llc_cuda_vs_cpu_test.sh {'skipped' if cli_status == 77 else 'exited ' + str(cli_status)}: "
+                        + " ".join(log_tail(args.work, "cli_llc", 2)))
     report = {"ok": not problems, "problems": problems, "gpus": args.gpus, "bundle_revision": revision,
               "seconds": args.seconds, "tests": tests, "bench_llcpress": cpp, "bench_torch": torch,
               "side_by_side": comparison(cpp, torch),
+              "cli_llc": {"exit": cli_status, "log": log_tail(args.work, "cli_llc")},
               "logs": {name: log_tail(args.work, name) for name in ("bench_cpp", "bench_torch")}}
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with open(args.out, "w") as out:

@@ -50,7 +50,7 @@ struct Registry {
 // may run before or after this file's statics.
 Registry& registry() {
   static Registry instance{
-      {}, {BackendEntry{"cpu", [] { return std::string(); }, [] { return std::make_unique<CpuBackend>(); }}}};
+      {}, {BackendEntry{"cpu", [] { return std::string(); }, [] { return std::make_unique<CpuBackend>(); }, {}}}};
   return instance;
 }
 

@@ -22,11 +22,11 @@ std::vector<std::string> take_overrides(int& argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string argument = argv[i];
     auto dot = argument.find('.');
-    // --device X is the job's [job] device, as on the commands without a job file.
-    if (argument == "--device" && i + 1 < argc) {
-      overrides.push_back("--job.device=" + std::string(argv[++i]));
-    } else if (argument.rfind("--device=", 0) == 0) {
-      overrides.push_back("--job.device=" + argument.substr(9));
+    // --device X and --precision X are the job's [job] keys, as on the commands without a job file.
+    if ((argument == "--device" || argument == "--precision") && i + 1 < argc) {
+      overrides.push_back("--job." + argument.substr(2) + "=" + std::string(argv[++i]));
+    } else if (argument.rfind("--device=", 0) == 0 || argument.rfind("--precision=", 0) == 0) {
+      overrides.push_back("--job." + argument.substr(2));
     } else if (argument.rfind("--", 0) == 0 && dot != std::string::npos && dot < argument.find('=')) {
       overrides.push_back(argument);
       if (argument.find('=') == std::string::npos && i + 1 < argc) overrides.push_back(argv[++i]);

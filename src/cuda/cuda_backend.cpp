@@ -87,7 +87,8 @@ void CudaBackend::synchronize() { context_.synchronize(); }
 void CudaBackend::gemm(float* c, const float* a, const float* b, std::int64_t m, std::int64_t n, std::int64_t k,
                        Transpose transpose_a, Transpose transpose_b, float alpha, float beta, std::int64_t lda,
                        std::int64_t ldb, std::int64_t ldc) {
-  context_.mark_weights_changed();  // may have written parameters: bf16 weight copies are stale
+  // No cache invalidation: no caller writes parameters with gemm (the model's loss head writes d_hidden and
+  // d_W), and the loss head calls it per chunk.
   cuda::gemm(context_, c, a, b, m, n, k, transpose_a, transpose_b, alpha, beta, lda, ldb, ldc);
 }
 

@@ -130,7 +130,7 @@ struct GptNeox::Activations {
   };
 
   Activations(backend::Backend& backend, const formats::NeoxConfig& config, const ParameterTable& table, int max_batch,
-              int max_seq_len)
+              int max_seq_len, int loss_chunk_rows)
       : hidden(config.hidden_size),
         intermediate(config.intermediate_size),
         vocab(config.vocab_size),
@@ -139,6 +139,7 @@ struct GptNeox::Activations {
         head_dim(head_dim_of(config)),
         rotary_dims(rotary_dims_of(config)),
         max_tokens(static_cast<std::int64_t>(max_batch) * max_seq_len),
+        chunk_rows(std::min<std::int64_t>(max_tokens, loss_chunk_rows)),
         gelu(*ops::gelu_kind_from_name(config.hidden_act)) {
     // Every buffer starts zeroed (as the host vectors it replaced did).
     auto make = [&backend](backend::Buffer<float>& buffer, std::size_t count) {
@@ -168,7 +169,7 @@ struct GptNeox::Activations {
     make(final_out, tokens * h);
     make(final_mean, tokens);
     make(final_rstd, tokens);
-    make(logits, tokens * static_cast<std::size_t>(vocab));
+    make(logits, static_cast<std::size_t>(chunk_rows) * static_cast<std::size_t>(vocab));
     make(token_losses, tokens);
     make(logits_lse, tokens);
     make(d_residual, tokens * h);
@@ -230,7 +231,11 @@ struct GptNeox::Activations {
 
   int hidden, intermediate, vocab, layers, heads, head_dim, rotary_dims;
   std::int64_t max_tokens;
+  std::int64_t chunk_rows;  // token rows per loss-head chunk (≤ max_tokens)
   ops::GeluKind gelu;
+  // The logits buffer holds the logits of the last forward's only chunk
+  // (rows ≤ chunk_rows), so backward() need not recompute them.
+  bool logits_hold_single_chunk = false;
 
   std::vector<std::int32_t> host_inputs;   // (max_tokens)  validated tokens[:, :T] on the host, before upload
   std::vector<std::int32_t> host_targets;  // (max_tokens)  validated tokens[:, 1:] on the host, before upload
@@ -252,7 +257,7 @@ struct GptNeox::Activations {
   backend::Buffer<float> final_out;        // (max_tokens, H)
   backend::Buffer<float> final_mean;       // (max_tokens)
   backend::Buffer<float> final_rstd;       // (max_tokens)
-  backend::Buffer<float> logits;           // (max_tokens, V)  d(loss)/d(logits) after backward
+  backend::Buffer<float> logits;           // (chunk_rows, V)  one chunk's logits, then d(loss)/d(logits)
   backend::Buffer<float> token_losses;     // (max_tokens)
   backend::Buffer<float> logits_lse;       // (max_tokens)
   backend::Buffer<float> d_residual;       // (max_tokens, H)
@@ -269,18 +274,24 @@ struct GptNeox::Activations {
 
 // ------------------------------------------------------------------ model
 
-GptNeox::GptNeox(const formats::NeoxConfig& config, int max_batch, int max_seq_len, backend::Backend& backend)
+GptNeox::GptNeox(const formats::NeoxConfig& config, int max_batch, int max_seq_len, backend::Backend& backend,
+                 int loss_chunk_rows)
     : config_(config), backend_(&backend), max_batch_(max_batch), max_seq_len_(max_seq_len) {
+  LLC_CHECK(loss_chunk_rows >= 0, ConfigError, "GptNeox", "pass 0 (the default) or a positive row count",
+            "loss_chunk_rows {} is negative", loss_chunk_rows);
   validate_neox_config(config_, "GPT-NeoX config");
   LLC_CHECK(max_batch > 0 && max_seq_len > 0, ConfigError, "GptNeox", "pass a batch size and sequence length >= 1",
             "max_batch {} and max_seq_len {} must be positive", max_batch, max_seq_len);
   table_ = make_neox_parameter_table(config_);
   parameters_ = backend::Buffer<float>(backend, table_.total_size());
   backend.zero(parameters_.data(), static_cast<std::int64_t>(parameters_.size()));
-  activations_ = std::make_unique<Activations>(backend, config_, table_, max_batch, max_seq_len);
+  activations_ = std::make_unique<Activations>(backend, config_, table_, max_batch, max_seq_len,
+                                               loss_chunk_rows > 0 ? loss_chunk_rows : kDefaultLossChunkRows);
 }
 
 GptNeox::~GptNeox() = default;
+
+int GptNeox::loss_chunk_rows() const { return static_cast<int>(activations_->chunk_rows); }
 
 std::unique_ptr<GptNeox> GptNeox::from_checkpoint(const formats::Checkpoint& checkpoint, int max_batch, int max_seq_len,
                                                   backend::Backend& backend) {
@@ -436,6 +447,23 @@ void GptNeox::save(const std::string& directory) const {
 }
 
 double GptNeox::forward(const std::int32_t* tokens, int batch, int seq_len) {
+  forward_body(tokens, batch, seq_len);
+  const double loss = loss_head(/*with_loss=*/true, nullptr);
+  backward_ready_ = true;
+  return loss;
+}
+
+double GptNeox::forward_backward(const std::int32_t* tokens, int batch, int seq_len, std::span<float> gradient) {
+  LLC_CHECK(gradient.size() == parameters_.size(), InputError, "GptNeox::forward_backward",
+            "pass a buffer of num_parameters() floats", "gradient has {} floats, the model has {} parameters",
+            gradient.size(), parameters_.size());
+  forward_body(tokens, batch, seq_len);
+  const double loss = loss_head(/*with_loss=*/true, gradient.data());
+  body_backward(gradient.data());
+  return loss;
+}
+
+void GptNeox::forward_body(const std::int32_t* tokens, int batch, int seq_len) {
   LLC_CHECK(batch >= 1 && batch <= max_batch_, InputError, "GptNeox::forward",
             "split the batch or build the model with a larger max_batch",
             "batch {} is outside [1, {}] (the max_batch the model was built for)", batch, max_batch_);
@@ -445,6 +473,7 @@ double GptNeox::forward(const std::int32_t* tokens, int batch, int seq_len) {
   const std::int64_t rows = static_cast<std::int64_t>(batch) * seq_len;
   const int hidden = a.hidden, intermediate = a.intermediate, vocab = a.vocab;
   backward_ready_ = false;
+  a.logits_hold_single_chunk = false;
   // Tokens are checked once per batch on the host, before they go to the
   // backend: no op ever reads device memory to validate them.
   for (int sequence = 0; sequence < batch; ++sequence) {
@@ -508,13 +537,59 @@ double GptNeox::forward(const std::int32_t* tokens, int batch, int seq_len) {
   }
   be.layernorm_forward(a.final_out.data(), a.final_mean.data(), a.final_rstd.data(), a.at(a.residual, a.layers, hidden),
                        params + a.final_weight, params + a.final_bias, rows, hidden, eps);
-  be.linear_forward(a.logits.data(), a.final_out.data(), params + a.embed_out, nullptr, rows, hidden, vocab,
-                    /*accumulate=*/false);
-  const double loss = be.cross_entropy_forward(a.token_losses.data(), a.logits_lse.data(), a.logits.data(),
-                                               a.targets.data(), rows, vocab);
   batch_ = batch;
   seq_len_ = seq_len;
-  backward_ready_ = true;
+}
+
+double GptNeox::loss_head(bool with_loss, float* gradient) {
+  Activations& a = *activations_;
+  backend::Backend& be = *backend_;
+  const std::int64_t rows = static_cast<std::int64_t>(batch_) * seq_len_;
+  const int hidden = a.hidden, vocab = a.vocab;
+  const float* params = parameters_.data();
+  const std::int64_t chunk_rows = a.chunk_rows;
+  const bool single_chunk = rows <= chunk_rows;
+  const float d_loss = 1.0f / static_cast<float>(rows);  // the loss is a mean over rows
+  double loss = 0;
+  for (std::int64_t first = 0; first < rows; first += chunk_rows) {
+    const std::int64_t count = std::min(chunk_rows, rows - first);
+    const float* final_out = a.final_out.data() + first * hidden;  // (count, H)
+    float* logits = a.logits.data();                                // (count, V)
+    if (!(single_chunk && a.logits_hold_single_chunk))
+      be.linear_forward(logits, final_out, params + a.embed_out, nullptr, count, hidden, vocab, /*accumulate=*/false);
+    if (with_loss) {
+      const double chunk_loss = be.cross_entropy_forward(a.token_losses.data() + first, a.logits_lse.data() + first,
+                                                         logits, a.targets.data() + first, count, vocab);
+      if (single_chunk) loss = chunk_loss;
+    }
+    a.logits_hold_single_chunk = single_chunk && gradient == nullptr;
+    if (gradient == nullptr) continue;
+    // d_logits overwrite the logits in place.
+    be.cross_entropy_backward(logits, logits, a.logits_lse.data() + first, a.targets.data() + first, d_loss, count,
+                              vocab);
+    float* d_final_out = a.d_normalized.data() + first * hidden;  // (count, H)
+    if (single_chunk) {
+      // One chunk: the unchunked head's ops, bit for bit.
+      be.linear_backward(d_final_out, gradient + a.embed_out, nullptr, logits, final_out, params + a.embed_out, count,
+                         hidden, vocab);
+    } else {
+      // d_final_out (count, H) = d_logits (count, V) · W (V, H);
+      // d_W (V, H) (+)= d_logitsᵀ · final_out (count, H), WRITTEN by the first chunk.
+      be.gemm(d_final_out, logits, params + a.embed_out, count, hidden, vocab, backend::Transpose::No, backend::Transpose::No, 1.0f,
+              0.0f, vocab, hidden, hidden);
+      be.gemm(gradient + a.embed_out, logits, final_out, vocab, hidden, count, backend::Transpose::Yes, backend::Transpose::No, 1.0f,
+              first == 0 ? 0.0f : 1.0f, vocab, hidden, hidden);
+    }
+  }
+  if (with_loss && !single_chunk) {
+    // The mean of the per-row losses, summed in double in row order: what
+    // cross_entropy_forward returns for one call over all rows.
+    std::vector<float> losses(static_cast<std::size_t>(rows));
+    be.download(losses.data(), a.token_losses.data(), losses.size() * sizeof(float));
+    double total = 0.0;
+    for (float value : losses) total += value;
+    loss = total / static_cast<double>(rows);
+  }
   return loss;
 }
 
@@ -524,11 +599,17 @@ void GptNeox::backward(std::span<float> gradient) {
   LLC_CHECK(gradient.size() == parameters_.size(), InputError, "GptNeox::backward",
             "pass a buffer of num_parameters() floats", "gradient has {} floats, the model has {} parameters",
             gradient.size(), parameters_.size());
+  backward_ready_ = false;
+  loss_head(/*with_loss=*/false, gradient.data());
+  body_backward(gradient.data());
+}
+
+void GptNeox::body_backward(float* gradient) {
   Activations& a = *activations_;
   const std::int64_t rows = static_cast<std::int64_t>(batch_) * seq_len_;
   const int hidden = a.hidden, intermediate = a.intermediate, vocab = a.vocab;
   const float* params = parameters_.data();
-  float* grads = gradient.data();
+  float* grads = gradient;
   backend::Backend& be = *backend_;
   float* d_residual = a.d_residual.data();      // (rows, H)  d(loss)/d(residual stream)
   float* d_normalized = a.d_normalized.data();  // (rows, H)
@@ -537,11 +618,7 @@ void GptNeox::backward(std::span<float> gradient) {
   float* d_mlp = a.d_mlp.data();
   backward_ready_ = false;
 
-  // The loss is a mean over rows; d_logits overwrite the logits in place.
-  be.cross_entropy_backward(a.logits.data(), a.logits.data(), a.logits_lse.data(), a.targets.data(),
-                            1.0f / static_cast<float>(rows), rows, vocab);
-  be.linear_backward(d_normalized, grads + a.embed_out, nullptr, a.logits.data(), a.final_out.data(),
-                     params + a.embed_out, rows, hidden, vocab);
+  // d_normalized holds d(final layer norm output) from loss_head.
   be.zero(d_residual, rows * hidden);
   be.layernorm_backward(d_residual, grads + a.final_weight, grads + a.final_bias, d_normalized,
                         a.at(a.residual, a.layers, hidden), a.final_mean.data(), a.final_rstd.data(),
@@ -591,15 +668,23 @@ void GptNeox::backward(std::span<float> gradient) {
   be.embedding_backward(grads + a.embed_in, d_residual, a.inputs.data(), rows, hidden);
 }
 
-std::span<const float> GptNeox::logits() const {
-  return activations_->logits.host_span().first(static_cast<std::size_t>(batch_) * seq_len_ *
-                                                static_cast<std::size_t>(activations_->vocab));
-}
-
-void GptNeox::read_logits(std::span<float> host) const {
-  const std::size_t count = static_cast<std::size_t>(batch_) * seq_len_ * static_cast<std::size_t>(activations_->vocab);
-  LLC_REQUIRE(host.size() == count, "read_logits: {} floats for {} logits", host.size(), count);
-  backend_->download(host.data(), activations_->logits.data(), count * sizeof(float));
+void GptNeox::read_logits(std::span<float> host) {
+  Activations& a = *activations_;
+  const std::int64_t rows = static_cast<std::int64_t>(batch_) * seq_len_;
+  const std::size_t vocab = static_cast<std::size_t>(a.vocab);
+  LLC_REQUIRE(host.size() == static_cast<std::size_t>(rows) * vocab, "read_logits: {} floats for {} logits",
+              host.size(), static_cast<std::size_t>(rows) * vocab);
+  LLC_CHECK(backward_ready_, InputError, "GptNeox::read_logits", "call forward() on the batch first",
+            "the logits are recomputed from the last forward(), and backward() has consumed it");
+  // The head's GEMM again, chunk by chunk (the same op and rows as the forward: the same logits).
+  for (std::int64_t first = 0; first < rows; first += a.chunk_rows) {
+    const std::int64_t count = std::min(a.chunk_rows, rows - first);
+    backend_->linear_forward(a.logits.data(), a.final_out.data() + first * a.hidden, parameters_.data() + a.embed_out,
+                             nullptr, count, a.hidden, a.vocab, /*accumulate=*/false);
+    backend_->download(host.data() + static_cast<std::size_t>(first) * vocab, a.logits.data(),
+                       static_cast<std::size_t>(count) * vocab * sizeof(float));
+  }
+  a.logits_hold_single_chunk = rows <= a.chunk_rows;
 }
 
 std::span<const float> GptNeox::token_losses() const {

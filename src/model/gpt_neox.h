@@ -16,9 +16,18 @@
 // Memory: parameters live in one flat fp32 buffer (ParameterTable names the
 // checkpoint tensors). Activations are allocated once, in the constructor, for
 // (max_batch, max_seq_len); forward and backward allocate nothing themselves
-// (Eigen's GEMM may take its packing buffers from the heap per call). The
-// largest buffer is the logits, max_batch·max_seq_len·V floats; attention
-// keeps O(B·heads·T), not O(B·heads·T²) (ops/attention.h).
+// (Eigen's GEMM may take its packing buffers from the heap per call).
+// Attention keeps O(B·heads·T), not O(B·heads·T²) (ops/attention.h).
+//
+// Loss head in row chunks: the final-layer-norm output goes through the
+// unembedding and the cross-entropy `loss_chunk_rows` token rows at a time
+// (logits chunk GEMM → cross-entropy forward, and for the gradient its
+// backward → d_hidden rows and d_W_unembed accumulated), so the logits take
+// chunk·V floats, never B·T·V (Pythia-160m, B·T = 8192: 1.6 GB → 0.2 GB).
+// When all rows fit one chunk the arithmetic is the unchunked one, op for
+// op; with several, d_W_unembed is summed chunk by chunk (GEMMs with β = 1)
+// and d_hidden per chunk, which changes only the order of fp32 sums
+// (tests/model/test_gpt_neox.cpp bounds it).
 //
 // Threads: OpenMP (omp_set_num_threads) for the element-wise ops and the
 // per-head attention loop; Eigen's GEMMs use the same OpenMP pool. One object
@@ -67,8 +76,13 @@ class GptNeox {
  public:
   // Allocates parameters (zero) and activations for up to `max_batch`
   // sequences of up to `max_seq_len` tokens. Validates the config.
+  // `loss_chunk_rows`: token rows per chunk of the loss head (0: the default).
   GptNeox(const formats::NeoxConfig& config, int max_batch, int max_seq_len,
-          backend::Backend& backend = backend::default_backend());
+          backend::Backend& backend = backend::default_backend(), int loss_chunk_rows = 0);
+  // Rows per loss-head chunk by default: 1024 rows of Pythia's V = 50304 are
+  // 206 MB of fp32 logits, and a GEMM of 1024 × 768 × 50304 keeps a GPU busy.
+  static constexpr int kDefaultLossChunkRows = 1024;
+  int loss_chunk_rows() const;
   ~GptNeox();
   GptNeox(const GptNeox&) = delete;
   GptNeox& operator=(const GptNeox&) = delete;
@@ -137,12 +151,16 @@ class GptNeox {
   // Buffer of the same backend). Overwrites the logits buffer with
   // d(loss)/d(logits): logits() is valid from forward() until backward().
   void backward(std::span<float> gradient);
+  // forward() and backward() in one pass: the loss head's backward runs
+  // chunk by chunk right after its forward, so no logits are computed twice
+  // (backward() after a forward() over several chunks recomputes each
+  // chunk's logits GEMM). What NeoxLossModel::loss_and_grad calls.
+  double forward_backward(const std::int32_t* tokens, int batch, int seq_len, std::span<float> gradient);
 
-  // (batch, seq_len, V) row-major logits of the last forward() (host-memory
-  // backends only).
-  std::span<const float> logits() const;
-  // host ← the logits of the last forward() (batch·seq_len·V floats), any backend.
-  void read_logits(std::span<float> host) const;
+  // host ← the logits of the last forward() (batch·seq_len·V floats), any
+  // backend: recomputed chunk by chunk from the kept final-layer-norm output
+  // (only chunk·V logits are ever held), valid until the next forward().
+  void read_logits(std::span<float> host);
   // Per-position losses (batch, seq_len) of the last forward().
   std::span<const float> token_losses() const;
   int last_batch() const { return batch_; }
@@ -158,6 +176,15 @@ class GptNeox {
   struct Activations;
   template <typename Fill>
   void fill_tensors(Fill fill);
+  // Embedding and layers up to the final layer norm (forward()'s body).
+  void forward_body(const std::int32_t* tokens, int batch, int seq_len);
+  // The loss head over the last forward's rows, chunk by chunk: logits and,
+  // when `with_loss`, the per-row losses; when `gradient` is non-null, the
+  // cross-entropy backward, d(final layer norm output) and d_W_unembed.
+  // Returns the mean loss (with_loss) or 0.
+  double loss_head(bool with_loss, float* gradient);
+  // The rest of backward(), from d(final layer norm output) down.
+  void body_backward(float* gradient);
 
   formats::NeoxConfig config_;
   backend::Backend* backend_;

@@ -40,9 +40,7 @@ double NeoxLossModel::loss_and_grad(Batch batch, std::span<float> gradient) {
   if (total <= chunk_size) {
     std::span<std::int32_t> tokens(tokens_.data(), total * window);
     batches_.read(batch.samples, tokens);
-    const double loss = model_->forward(tokens.data(), static_cast<int>(total), seq_len());
-    model_->backward(gradient);
-    return loss;
+    return model_->forward_backward(tokens.data(), static_cast<int>(total), seq_len(), gradient);
   }
   // Larger than the activation buffers: the mean gradient is the
   // count-weighted mean of the chunk gradients.
@@ -54,8 +52,9 @@ double NeoxLossModel::loss_and_grad(Batch batch, std::span<float> gradient) {
     const std::size_t count = std::min(chunk_size, total - begin);
     std::span<std::int32_t> tokens(tokens_.data(), count * window);
     batches_.read(batch.samples.subspan(begin, count), tokens);
-    weighted_sum += model_->forward(tokens.data(), static_cast<int>(count), seq_len()) * static_cast<double>(count);
-    model_->backward({chunk_gradient_.data(), chunk_gradient_.size()});
+    weighted_sum += model_->forward_backward(tokens.data(), static_cast<int>(count), seq_len(),
+                                             {chunk_gradient_.data(), chunk_gradient_.size()}) *
+                    static_cast<double>(count);
     const float weight = static_cast<float>(static_cast<double>(count) / static_cast<double>(total));
     be.add_scaled(gradient.data(), chunk_gradient_.data(), weight, static_cast<std::int64_t>(gradient.size()));
   }

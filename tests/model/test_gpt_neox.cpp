@@ -289,6 +289,71 @@ TEST(GptNeox, GradientMatchesFiniteDifferencesSequentialResidual) {
   check_directional_derivatives(tiny_config(false, "gelu_pytorch_tanh"));
 }
 
+// ---------------------------------------------------------------- the loss head in row chunks
+
+// The same weights and tokens through a model whose loss head takes all rows
+// at once and through one that takes 5 at a time (48 rows: 10 chunks, the
+// last one short).
+//   * Per-row arithmetic is the same op on fewer rows (the logits GEMM, the
+//     row-wise cross-entropy), and the mean is summed in double in row order
+//     either way, so losses and logits agree to the GEMM's rounding: the
+//     CPU GEMM's result per element does not depend on how many rows it is
+//     given (asserted equal here; the bound below covers a GEMM where it would).
+//   * d_W_unembed is summed chunk by chunk (β = 1 GEMMs) and d_hidden comes
+//     from a plain GEMM instead of linear_backward's row-parallel one: only
+//     the order of fp32 sums changes. A K-term sum reordered moves by
+//     ≲ c·√K·2⁻²⁴ relative (c = 8, kernel_test_support.h's derivation), and
+//     the difference propagates through the backward's GEMMs (depth 4L + 3
+//     = 11 here, tests/device_paths' model_tolerance): nmse ≤ (8·11·√K·2⁻²⁴)²
+//     with K = 48 rows ≈ 1.9e-10. A wrong chunk offset gives nmse ~1.
+TEST(GptNeox, ChunkedLossHeadMatchesTheWholeHead) {
+  const auto config = tiny_config();
+  constexpr int kBatch = 3, kSeqLen = 16;
+  GptNeox whole(config, kBatch, kSeqLen), chunked(config, kBatch, kSeqLen, backend::default_backend(), 5);
+  EXPECT_EQ(whole.loss_chunk_rows(), kBatch * kSeqLen);
+  EXPECT_EQ(chunked.loss_chunk_rows(), 5);
+  whole.init_random(77, 0.2f);
+  std::vector<float> weights(whole.num_parameters());
+  whole.read_parameters(weights);
+  chunked.write_parameters(weights);
+  const auto tokens = random_tokens(kBatch, kSeqLen, config.vocab_size, 4);
+
+  const double whole_loss = whole.forward(tokens.data(), kBatch, kSeqLen);
+  const double chunked_loss = chunked.forward(tokens.data(), kBatch, kSeqLen);
+  EXPECT_NEAR(chunked_loss, whole_loss, 1e-6 * whole_loss);
+  std::vector<float> whole_logits(static_cast<std::size_t>(kBatch) * kSeqLen * config.vocab_size);
+  std::vector<float> chunked_logits(whole_logits.size());
+  whole.read_logits(whole_logits);
+  chunked.read_logits(chunked_logits);
+  EXPECT_EQ(chunked_logits, whole_logits);
+
+  std::vector<float> whole_gradient(whole.num_parameters()), chunked_gradient(whole.num_parameters());
+  whole.backward(whole_gradient);
+  chunked.backward(chunked_gradient);  // recomputes each chunk's logits
+  double error = 0, energy = 0;
+  for (std::size_t i = 0; i < whole_gradient.size(); ++i) {
+    error += std::pow(static_cast<double>(chunked_gradient[i]) - whole_gradient[i], 2);
+    energy += std::pow(static_cast<double>(whole_gradient[i]), 2);
+  }
+  const double bound = std::pow(8.0 * 11 * std::sqrt(48.0) * std::ldexp(1.0, -24), 2);
+  EXPECT_LE(error / energy, bound);
+
+  // forward_backward (one pass, no recomputed logits) is forward() then backward(), bit for bit.
+  std::vector<float> fused_gradient(whole.num_parameters());
+  EXPECT_EQ(chunked.forward_backward(tokens.data(), kBatch, kSeqLen, fused_gradient), chunked_loss);
+  EXPECT_EQ(fused_gradient, chunked_gradient);
+  EXPECT_EQ(whole.forward_backward(tokens.data(), kBatch, kSeqLen, fused_gradient), whole_loss);
+  EXPECT_EQ(fused_gradient, whole_gradient);
+}
+
+TEST(GptNeox, ChunkedLossHeadHoldsOnlyAChunkOfLogits) {
+  auto config = tiny_config();
+  config.vocab_size = 4096;
+  GptNeox whole(config, 4, 32, backend::default_backend(), 128), chunked(config, 4, 32, backend::default_backend(), 16);
+  // The activations shrink by exactly the logits rows that are not held: (128 − 16) · V floats.
+  EXPECT_EQ(whole.activation_bytes() - chunked.activation_bytes(), (128u - 16u) * 4096u * sizeof(float));
+}
+
 // ---------------------------------------------------------------- token batches and the LossModel
 
 class TokenDataset : public testing::Test {
