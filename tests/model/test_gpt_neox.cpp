@@ -296,9 +296,12 @@ TEST(GptNeox, GradientMatchesFiniteDifferencesSequentialResidual) {
 // last one short).
 //   * Per-row arithmetic is the same op on fewer rows (the logits GEMM, the
 //     row-wise cross-entropy), and the mean is summed in double in row order
-//     either way, so losses and logits agree to the GEMM's rounding: the
-//     CPU GEMM's result per element does not depend on how many rows it is
-//     given (asserted equal here; the bound below covers a GEMM where it would).
+//     either way. The BLAS may pick another kernel for a 5-row product than
+//     for a 48-row one (it does here, in the last bits), so a logit, an
+//     H-term dot product, moves by ≲ c·√H·2⁻²⁴ relative (c = 8): nmse ≤
+//     (8·√H·2⁻²⁴)², and a row's loss, logsumexp − logit, by at most twice
+//     the largest logit change. (At Pythia-160m, 1024-row chunks, `eval`
+//     gave the same loss to the last bit: docs/gpu.md.)
 //   * d_W_unembed is summed chunk by chunk (β = 1 GEMMs) and d_hidden comes
 //     from a plain GEMM instead of linear_backward's row-parallel one: only
 //     the order of fp32 sums changes. A K-term sum reordered moves by
@@ -320,12 +323,19 @@ TEST(GptNeox, ChunkedLossHeadMatchesTheWholeHead) {
 
   const double whole_loss = whole.forward(tokens.data(), kBatch, kSeqLen);
   const double chunked_loss = chunked.forward(tokens.data(), kBatch, kSeqLen);
-  EXPECT_NEAR(chunked_loss, whole_loss, 1e-6 * whole_loss);
   std::vector<float> whole_logits(static_cast<std::size_t>(kBatch) * kSeqLen * config.vocab_size);
   std::vector<float> chunked_logits(whole_logits.size());
   whole.read_logits(whole_logits);
   chunked.read_logits(chunked_logits);
-  EXPECT_EQ(chunked_logits, whole_logits);
+  const double logit_relative = 8.0 * std::sqrt(static_cast<double>(config.hidden_size)) * std::ldexp(1.0, -24);
+  double logit_error = 0, logit_energy = 0, largest_logit = 0;
+  for (std::size_t i = 0; i < whole_logits.size(); ++i) {
+    logit_error += std::pow(static_cast<double>(chunked_logits[i]) - whole_logits[i], 2);
+    logit_energy += std::pow(static_cast<double>(whole_logits[i]), 2);
+    largest_logit = std::max(largest_logit, std::fabs(static_cast<double>(whole_logits[i])));
+  }
+  EXPECT_LE(logit_error / logit_energy, logit_relative * logit_relative);
+  EXPECT_NEAR(chunked_loss, whole_loss, 2 * logit_relative * largest_logit);
 
   std::vector<float> whole_gradient(whole.num_parameters()), chunked_gradient(whole.num_parameters());
   whole.backward(whole_gradient);
