@@ -83,18 +83,35 @@ def summarise_tests(work, name):
 
 
 def comparison(cpp, torch):
-    """llcpress GEMM-only step time against PyTorch's full step, per model and precision (a lower bound on speed-up
-    is NOT implied: the C++ number leaves out attention, layer norms and the loss)."""
+    """llcpress against PyTorch eager on the same GPU, model, batch and length, per precision: the full model step
+    (GptNeox::forward_backward, `model_steps`) where it ran, with the GEMM-only lower bound beside it; and the SGLD
+    step (llcpress's forward_backward + fused sampler update against devinterp's step, or the hand-written one)."""
     rows = []
     torch_by_key = {(r["model"], r["precision"]): r for r in torch.get("results", [])}
+    model_by_key = {(r.get("model"), r.get("precision")): r for r in cpp.get("model_steps", []) if r.get("ran")}
     for entry in cpp.get("gemm_steps", []):
-        other = torch_by_key.get((entry["model"], entry["precision"]))
-        if other:
-            rows.append({"model": entry["model"], "precision": entry["precision"],
-                         "llcpress_gemm_only_seconds": entry["seconds_per_step"],
-                         "torch_eager_full_step_seconds": other["seconds_per_step"],
-                         "gemm_only_fraction_of_torch_step": entry["seconds_per_step"] / other["seconds_per_step"],
-                         "torch_mfu": other.get("mfu")})
+        key = (entry["model"], entry["precision"])
+        other = torch_by_key.get(key)
+        if not other:
+            continue
+        row = {"model": entry["model"], "precision": entry["precision"],
+               "llcpress_gemm_only_seconds": entry["seconds_per_step"],
+               "torch_eager_full_step_seconds": other["seconds_per_step"],
+               "gemm_only_fraction_of_torch_step": entry["seconds_per_step"] / other["seconds_per_step"],
+               "torch_mfu": other.get("mfu")}
+        step = model_by_key.get(key)
+        if step:
+            row.update({"llcpress_full_step_seconds": step["seconds_per_step"], "llcpress_mfu": step.get("mfu"),
+                        "speedup_over_torch_eager": other["seconds_per_step"] / step["seconds_per_step"]})
+        rows.append(row)
+    sgld = cpp.get("sgld_step", {})
+    torch_sgld = next((r for r in torch.get("sgld", []) if r.get("model") == sgld.get("model")), {})
+    if sgld.get("ran") and torch_sgld.get("seconds_per_step"):
+        rows.append({"model": sgld.get("model"), "precision": "fp32", "what": "sgld_step",
+                     "llcpress_seconds": sgld["seconds_per_step"],
+                     "torch_seconds": torch_sgld["seconds_per_step"],
+                     "torch_implementation": torch_sgld.get("implementation"),
+                     "speedup": torch_sgld["seconds_per_step"] / sgld["seconds_per_step"]})
     return rows
 
 

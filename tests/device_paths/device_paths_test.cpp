@@ -34,6 +34,7 @@
 #include "compress/sweep.h"
 #include "core/rng.h"
 #include "fake_device_backend.h"
+#include "formats/checkpoint.h"
 #include "formats/megatron.h"
 #include "model/gpt_neox.h"
 #include "model/neox_loss_model.h"
@@ -287,11 +288,17 @@ slt::LlcConfig chain_config(slt::SamplerKind kind) {
   return config;
 }
 
-// On `backend` (a copy of the CPU model's weights), or on the CPU model itself when backend is null.
+// What `llc` does: the checkpoint (the CPU model saved in HF layout into the
+// token file's directory) loaded onto `backend` with from_checkpoint; or the
+// CPU model itself when backend is null.
 slt::LlcResult run_llc(GptNeox& cpu_model, Backend* backend, const TokenFile& data, const slt::LlcConfig& config,
                        int seq_len) {
   std::unique_ptr<GptNeox> copy;
-  if (backend != nullptr) copy = copy_onto(cpu_model, 4, seq_len, *backend);
+  if (backend != nullptr) {
+    const std::string directory = data.prefix() + "_checkpoint";
+    cpu_model.save(directory);
+    copy = GptNeox::from_checkpoint(formats::Checkpoint::open(directory), 4, seq_len, *backend);
+  }
   GptNeox& model = copy ? *copy : cpu_model;
   NeoxLossModel loss_model(model, data.dataset(), seq_len);
   return slt::estimate_llc(loss_model, config);
