@@ -36,7 +36,8 @@ check() {
 check llc llc --checkpoint "$work/missing-checkpoint" --data "$work/missing-data" --device cuda --out "$work/llc.h5"
 check llc_grid llc --grid --checkpoint "$work/missing-checkpoint" --data "$work/missing-data" --device cuda \
   --precision bf16 --out "$work/llc_grid.h5"
-check sweep sweep --checkpoint "$work/missing-checkpoint" --data "$work/missing-data" --device cuda --out "$work/sweep.h5"
+check sweep sweep --method quant --checkpoint "$work/missing-checkpoint" --data "$work/missing-data" --device cuda \
+  --out "$work/sweep.h5"
 check eval eval --checkpoint "$work/missing-checkpoint" --data "$work/missing-data" --device cuda --precision tf32
 check calibrate calibrate --device cuda
 
