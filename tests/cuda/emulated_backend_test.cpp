@@ -198,6 +198,31 @@ INSTANTIATE_TEST_SUITE_P(Precisions, EmulatedBackendGemm,
                          ::testing::Values(Precision::Fp32, Precision::Tf32, Precision::Bf16),
                          [](const auto& info) { return std::string(precision_label(info.param)); });
 
+// The memory ops and add_scaled (the model sums oversized batches' chunk
+// gradients with it): the same bits as the CPU backend (add_scaled is a
+// separately rounded product and sum on both).
+TEST(EmulatedBackendMemory, TransfersCopyZeroZeroColumnsAndAddScaledMatchTheCpuBitForBit) {
+  CudaBackend gpu(0, cuda::Precision::Fp32);
+  CpuBackend cpu;
+  const std::int64_t count = 3001;  // not a multiple of a block
+  const std::vector<float> a = random_normal(count, 30), b = random_normal(count, 31);
+  Buffer<float> x = uploaded(gpu, a), y = uploaded(gpu, b), z(gpu, count);
+  gpu.copy(z.data(), x.data(), count);
+  gpu.add_scaled(z.data(), y.data(), 0.37f, count);
+  std::vector<float> expected = a;
+  cpu.add_scaled(expected.data(), b.data(), 0.37f, count);
+  EXPECT_EQ(downloaded(z), expected);
+  gpu.zero(z.data() + 10, 20);
+  std::fill(expected.begin() + 10, expected.begin() + 30, 0.0f);
+  EXPECT_EQ(downloaded(z), expected);
+  const std::int64_t rows = 7, cols = 11;  // zero_columns of a (rows, cols) matrix
+  std::vector<float> matrix(a.begin(), a.begin() + rows * cols);
+  Buffer<float> m = uploaded(gpu, matrix);
+  gpu.zero_columns(m.data(), rows, cols, 3, 4);
+  cpu.zero_columns(matrix.data(), rows, cols, 3, 4);
+  EXPECT_EQ(downloaded(m), matrix);
+}
+
 // ------------------------------------------------------------------ the model
 
 // A tiny GPT-NeoX: 2 layers, d = 32, 4 heads, V = 64; T = 16, B = 2.
