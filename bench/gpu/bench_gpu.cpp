@@ -340,16 +340,14 @@ int main(int argc, char** argv) try {
   nlohmann::json sgld = sgld_step(models.front().second, batch, seq_len, steps);
   sgld["model"] = models.front().first;
   std::cout << fmt::format("{:12} fp32  SGLD step: {}\n", models.front().first,
-                           sgld["ran"].get<bool>()
-                               ? fmt::format("{:.2f} ms (sampler update {:.2f} ms)",
-                                             1e3 * sgld["seconds_per_step"].get<double>(),
-                                             1e3 * sgld["sampler_seconds"].get<double>())
-                               : "not run: " + sgld["why"].get<std::string>());
-  nlohmann::json report = {
-      {"device", active_device().description()},
-      {"gemm_steps", results},
-      {"model_steps", model_steps},
-      {"sgld_step", sgld}};
+                           sgld["ran"].get<bool>() ? fmt::format("{:.2f} ms (sampler update {:.2f} ms)",
+                                                                 1e3 * sgld["seconds_per_step"].get<double>(),
+                                                                 1e3 * sgld["sampler_seconds"].get<double>())
+                                                   : "not run: " + sgld["why"].get<std::string>());
+  nlohmann::json report = {{"device", active_device().description()},
+                           {"gemm_steps", results},
+                           {"model_steps", model_steps},
+                           {"sgld_step", sgld}};
   const std::string path = vm["json"].as<std::string>();
   if (!path.empty()) std::ofstream(path) << report.dump(2) << "\n";
   return 0;

@@ -238,7 +238,6 @@ struct BackendEntry {
   std::function<std::unique_ptr<Backend>(const ComputeSettings&)> make_for_compute;
 };
 
-
 // Adds (or replaces, by name) an entry. Returns true, for static registrars.
 bool register_backend(BackendEntry entry);
 // Entries in registration order, "cpu" first.

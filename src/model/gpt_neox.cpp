@@ -554,7 +554,7 @@ double GptNeox::loss_head(bool with_loss, float* gradient) {
   for (std::int64_t first = 0; first < rows; first += chunk_rows) {
     const std::int64_t count = std::min(chunk_rows, rows - first);
     const float* final_out = a.final_out.data() + first * hidden;  // (count, H)
-    float* logits = a.logits.data();                                // (count, V)
+    float* logits = a.logits.data();                               // (count, V)
     if (!(single_chunk && a.logits_hold_single_chunk))
       be.linear_forward(logits, final_out, params + a.embed_out, nullptr, count, hidden, vocab, /*accumulate=*/false);
     if (with_loss) {
@@ -575,10 +575,10 @@ double GptNeox::loss_head(bool with_loss, float* gradient) {
     } else {
       // d_final_out (count, H) = d_logits (count, V) · W (V, H);
       // d_W (V, H) (+)= d_logitsᵀ · final_out (count, H), WRITTEN by the first chunk.
-      be.gemm(d_final_out, logits, params + a.embed_out, count, hidden, vocab, backend::Transpose::No, backend::Transpose::No, 1.0f,
-              0.0f, vocab, hidden, hidden);
-      be.gemm(gradient + a.embed_out, logits, final_out, vocab, hidden, count, backend::Transpose::Yes, backend::Transpose::No, 1.0f,
-              first == 0 ? 0.0f : 1.0f, vocab, hidden, hidden);
+      be.gemm(d_final_out, logits, params + a.embed_out, count, hidden, vocab, backend::Transpose::No,
+              backend::Transpose::No, 1.0f, 0.0f, vocab, hidden, hidden);
+      be.gemm(gradient + a.embed_out, logits, final_out, vocab, hidden, count, backend::Transpose::Yes,
+              backend::Transpose::No, 1.0f, first == 0 ? 0.0f : 1.0f, vocab, hidden, hidden);
     }
   }
   if (with_loss && !single_chunk) {

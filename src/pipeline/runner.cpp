@@ -189,8 +189,8 @@ LoadedCheckpoint& load_checkpoint(RankState& state, const std::string& path) {
   loaded->checkpoint = std::make_unique<formats::Checkpoint>(formats::Checkpoint::open(path));
   LLC_CHECK(loaded->checkpoint->has_config(), InputError, path,
             "a checkpoint directory needs config.json next to the weights", "no config.json");
-  loaded->model = GptNeox::from_checkpoint(*loaded->checkpoint, state.job.batch, state.job.seq_len,
-                                           backend::compute_backend());
+  loaded->model =
+      GptNeox::from_checkpoint(*loaded->checkpoint, state.job.batch, state.job.seq_len, backend::compute_backend());
   loaded->content_hash = loaded->checkpoint->content_hash();
   loaded->model->hold_reference();  // w*, the model's one copy
   const std::size_t parameters = loaded->model->num_parameters();

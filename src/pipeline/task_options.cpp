@@ -13,8 +13,8 @@ OptionTable<RunSettings> make_common_table() {
   table.section = "job";
   table.summary = "where a task runs (every command that runs one, and the job's [job] section)";
   Option<RunSettings> device = field_option<RunSettings>(
-      "device", OptionType::Text, "", "cpu or cuda (one GPU per MPI rank, chosen by the node-local rank; docs/gpu.md)", "RunSettings::device",
-      [](RunSettings & r) -> auto& { return r.device; });
+      "device", OptionType::Text, "", "cpu or cuda (one GPU per MPI rank, chosen by the node-local rank; docs/gpu.md)",
+      "RunSettings::device", [](RunSettings & r) -> auto& { return r.device; });
   Option<RunSettings> precision = field_option<RunSettings>(
       "precision", OptionType::Text, "",
       "GEMM compute precision on cuda: fp32, tf32 or bf16 (fp32 accumulation; parameters stay fp32; cpu: fp32 "

@@ -22,9 +22,9 @@ namespace llcpress {
 // Settings of where a task runs, shared by every task kind. A key that every command and job needs (the
 // device and the GEMM precision on it) is added here once.
 struct RunSettings {
-  std::string device = "cpu";     // cpu | cuda
+  std::string device = "cpu";      // cpu | cuda
   std::string precision = "fp32";  // GEMM compute precision on cuda: fp32 | tf32 | bf16
-  int threads = 0;             // OpenMP threads; 0: OMP_NUM_THREADS or all cores
+  int threads = 0;                 // OpenMP threads; 0: OMP_NUM_THREADS or all cores
 };
 
 const OptionTable<RunSettings>& common_option_table();

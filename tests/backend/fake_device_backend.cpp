@@ -57,8 +57,8 @@ void* FakeDeviceBackend::allocate(std::size_t bytes) {
   if (bytes == 0) return nullptr;
   const std::size_t mapped = page_rounded(bytes);
   // Page-aligned, so 64-byte aligned like the CPU backend's memory (the CPU ops' reductions depend on it).
-  void* memory = mmap(nullptr, mapped, open_depth_ > 0 ? PROT_READ | PROT_WRITE : PROT_NONE,
-                      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  void* memory =
+      mmap(nullptr, mapped, open_depth_ > 0 ? PROT_READ | PROT_WRITE : PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (memory == MAP_FAILED) throw std::bad_alloc();
   allocations_[memory] = mapped;
   return memory;

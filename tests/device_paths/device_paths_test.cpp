@@ -16,6 +16,7 @@
 //     GPU, within tolerances derived beside each check. Without a GPU these
 //     skip: "no CUDA device visible: this test runs on the GPU machine".
 #include <gtest/gtest.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <cmath>
@@ -26,8 +27,6 @@
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <spdlog/spdlog.h>
 
 #include "backend/backend.h"
 #include "compress/method.h"
@@ -82,8 +81,8 @@ std::unique_ptr<Backend> make_target(const Target& target, std::string& skip) {
 
 bool exact(const Target& target) { return target.backend == "fake-device"; }
 
-#define LLC_MAKE_TARGET(variable)                           \
-  std::string llc_skip_;                                    \
+#define LLC_MAKE_TARGET(variable)                                         \
+  std::string llc_skip_;                                                  \
   std::unique_ptr<Backend> variable = make_target(GetParam(), llc_skip_); \
   if (!variable) GTEST_SKIP() << llc_skip_
 
