@@ -128,11 +128,16 @@ int expect_same_datasets(const io::Group& a, const io::Group& b, const std::stri
   return compared;
 }
 
+// The finished shard files of a run: not the temporaries of a writer, and not the chain checkpoints
+// (<id>.partial.h5) an LLC shard keeps while it runs (a rank killed between two chains leaves one).
 std::vector<fs::path> shard_files(const fs::path& output) {
   std::vector<fs::path> files;
-  for (const auto& entry : fs::directory_iterator(output / "shards"))
-    if (entry.path().extension() == ".h5" && entry.path().filename().string().find(".tmp.") == std::string::npos)
+  for (const auto& entry : fs::directory_iterator(output / "shards")) {
+    const std::string name = entry.path().filename().string();
+    if (entry.path().extension() == ".h5" && name.find(".tmp.") == std::string::npos &&
+        name.find(".partial.") == std::string::npos)
       files.push_back(entry.path());
+  }
   std::sort(files.begin(), files.end());
   return files;
 }
