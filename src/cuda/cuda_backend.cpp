@@ -11,6 +11,7 @@
 #include "cuda/device_info.h"
 #include "cuda/device_select.h"
 #include "cuda/embedding.h"
+#include "cuda/flash_attention.h"
 #include "cuda/gaussian_noise.h"
 #include "cuda/gelu.h"
 #include "cuda/gemm.h"
@@ -141,16 +142,27 @@ void CudaBackend::rotary_backward(float* d_qkv, const float* cos_table, const fl
 // The attention kernels keep no workspace (the backward's one scratch row is
 // stream-ordered allocated per call); only the head dimension is checked here.
 void CudaBackend::reserve_attention(int, int head_dim) { cuda::check_attention_head_dim(head_dim); }
+// The fused kernels unless set_attention_kernel(Parity) or the heads are
+// wider than they take (Pythia-1b's 256).
+bool CudaBackend::use_fused_attention(int head_dim) const {
+  return attention_kernel_ == AttentionKernel::Fused && cuda::flash_attention_supports(head_dim);
+}
 void CudaBackend::attention_forward(float* output, float* row_log_sum_exp, const float* qkv, std::int64_t batch,
                                     int seq_len, int heads, int head_dim) {
   const KernelStreamScope stream_scope(context_.stream());
-  cuda::attention_forward(output, row_log_sum_exp, qkv, batch, seq_len, heads, head_dim);
+  if (use_fused_attention(head_dim))
+    cuda::flash_attention_forward(output, row_log_sum_exp, qkv, batch, seq_len, heads, head_dim);
+  else
+    cuda::attention_forward(output, row_log_sum_exp, qkv, batch, seq_len, heads, head_dim);
 }
 void CudaBackend::attention_backward(float* d_qkv, const float* d_output, const float* output,
                                      const float* row_log_sum_exp, const float* qkv, std::int64_t batch, int seq_len,
                                      int heads, int head_dim) {
   const KernelStreamScope stream_scope(context_.stream());
-  cuda::attention_backward(d_qkv, d_output, output, row_log_sum_exp, qkv, batch, seq_len, heads, head_dim);
+  if (use_fused_attention(head_dim))
+    cuda::flash_attention_backward(d_qkv, d_output, output, row_log_sum_exp, qkv, batch, seq_len, heads, head_dim);
+  else
+    cuda::attention_backward(d_qkv, d_output, output, row_log_sum_exp, qkv, batch, seq_len, heads, head_dim);
 }
 void CudaBackend::gelu_forward(float* output, const float* input, std::int64_t count, GeluKind kind) {
   const KernelStreamScope stream_scope(context_.stream());

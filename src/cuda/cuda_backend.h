@@ -38,6 +38,15 @@ class CudaBackend final : public backend::Backend {
   // bf16 weight copies are recast on their next use. Cheap; call once per step.
   void mark_weights_changed() { context_.mark_weights_changed(); }
 
+  // Which causal-attention kernels attention_forward/backward run: Fused (the
+  // default: cuda/flash_attention.h, for speed; heads wider than 128 features
+  // go to the parity kernel) or Parity (cuda/attention.h, one warp per row,
+  // the kernel the CPU-parity tests pin down). Both save the same log-sum-exp,
+  // so either backward accepts either forward's outputs.
+  enum class AttentionKernel { Fused, Parity };
+  void set_attention_kernel(AttentionKernel kernel) { attention_kernel_ = kernel; }
+  AttentionKernel attention_kernel() const { return attention_kernel_; }
+
   std::string name() const override { return "cuda"; }
   backend::MemorySpace memory_space() const override { return backend::MemorySpace::Device; }
   std::string description() const override;
@@ -100,6 +109,8 @@ class CudaBackend final : public backend::Backend {
  private:
   [[noreturn]] void unsupported(const char* op) const;
   CudaContext context_;
+  AttentionKernel attention_kernel_ = AttentionKernel::Fused;
+  bool use_fused_attention(int head_dim) const;
 };
 
 // The reason the "cuda" backend cannot run in this process ("" when it can).

@@ -10,6 +10,7 @@ set(LLCPRESS_CUDA_KERNEL_SOURCES
   rotary.cu
   linear_bias.cu
   attention.cu
+  flash_attention.cu
   quantize.cu
   gaussian_noise.cu
   prune.cu)
