@@ -19,8 +19,10 @@
 #include "cuda/layernorm.h"
 #include "cuda/prune.h"
 #include "cuda/quantize.h"
+#include "cuda/residual_layernorm.h"
 #include "cuda/rotary.h"
 #include "cuda/sampler_step.h"
+#include "cuda/svd_factorize.h"
 
 namespace llcpress::cuda {
 
@@ -129,6 +131,18 @@ void CudaBackend::layernorm_backward(float* d_input, float* d_weight, float* d_b
   const KernelStreamScope stream_scope(context_.stream());
   cuda::layernorm_backward(d_input, d_weight, d_bias, d_output, input, mean, rstd, weight, rows, hidden);
 }
+void CudaBackend::residual_layernorm_forward(float* sum, float* output, float* mean, float* rstd, const float* input,
+                                             const float* residual, const float* weight, const float* bias,
+                                             std::int64_t rows, int hidden, float eps) {
+  const KernelStreamScope stream_scope(context_.stream());
+  cuda::residual_layernorm_forward(sum, output, mean, rstd, input, residual, weight, bias, rows, hidden, eps);
+}
+void CudaBackend::residual_layernorm_backward(float* d_sum, float* d_weight, float* d_bias, const float* d_output,
+                                              const float* sum, const float* mean, const float* rstd,
+                                              const float* weight, std::int64_t rows, int hidden) {
+  const KernelStreamScope stream_scope(context_.stream());
+  cuda::residual_layernorm_backward(d_sum, d_weight, d_bias, d_output, sum, mean, rstd, weight, rows, hidden);
+}
 void CudaBackend::rotary_forward(float* qkv, const float* cos_table, const float* sin_table, std::int64_t batch,
                                  int seq_len, int heads, int head_dim, int rotary_dims) {
   const KernelStreamScope stream_scope(context_.stream());
@@ -215,6 +229,13 @@ void CudaBackend::zero_columns(float* matrix, std::int64_t rows, std::int64_t co
   if (rows > 0 && count > 0)
     LLC_CHECK_CUDA(
         cudaMemset2DAsync(matrix + first, cols * sizeof(float), 0, count * sizeof(float), rows, context_.stream()));
+}
+
+// cuSOLVER (loaded on first use) in double, then the factors' layout kernels.
+void CudaBackend::svd_factorize_forward(float* left_scaled, float* singular_values, float* right, const float* matrix,
+                                        std::int64_t rows, std::int64_t cols) {
+  const KernelStreamScope stream_scope(context_.stream());
+  cuda::svd_factorize_forward(left_scaled, singular_values, right, matrix, rows, cols);
 }
 
 // ---------------------------------------------------------------- registry

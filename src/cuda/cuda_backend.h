@@ -73,6 +73,12 @@ class CudaBackend final : public backend::Backend {
   void layernorm_backward(float* d_input, float* d_weight, float* d_bias, const float* d_output, const float* input,
                           const float* mean, const float* rstd, const float* weight, std::int64_t rows,
                           int hidden) override;
+  void residual_layernorm_forward(float* sum, float* output, float* mean, float* rstd, const float* input,
+                                  const float* residual, const float* weight, const float* bias, std::int64_t rows,
+                                  int hidden, float eps) override;
+  void residual_layernorm_backward(float* d_sum, float* d_weight, float* d_bias, const float* d_output,
+                                   const float* sum, const float* mean, const float* rstd, const float* weight,
+                                   std::int64_t rows, int hidden) override;
   void linear_forward(float* output, const float* input, const float* weight, const float* bias, std::int64_t rows,
                       int in_features, int out_features, bool accumulate) override;
   void linear_backward(float* d_input, float* d_weight, float* d_bias, const float* d_output, const float* input,
@@ -105,6 +111,8 @@ class CudaBackend final : public backend::Backend {
   void zero_elements(float* buffer, const std::size_t* host_indices, std::int64_t count) override;
   void zero_columns(float* matrix, std::int64_t rows, std::int64_t cols, std::int64_t first,
                     std::int64_t count) override;
+  void svd_factorize_forward(float* left_scaled, float* singular_values, float* right, const float* matrix,
+                             std::int64_t rows, std::int64_t cols) override;
 
  private:
   [[noreturn]] void unsupported(const char* op) const;

@@ -71,8 +71,8 @@ __global__ void __launch_bounds__(kThreads)
   const int first_query = static_cast<int>(blockIdx.x % query_tiles) * kRows;
   const std::int64_t b = sequence_head / layout.heads;
   const int head = static_cast<int>(sequence_head % layout.heads);
-  float* q_tile = dynamic_shared<float>();  // (kRows, d)
-  float* k_tile = q_tile + kRows * d;       // (32, d + 1)
+  float* q_tile = dynamic_shared<float>();   // (kRows, d)
+  float* k_tile = q_tile + kRows * d;        // (32, d + 1)
   float* v_tile = k_tile + kTile * (d + 1);  // (32, d)
   load_qkv_tile(q_tile, d, qkv, layout, b, head, first_query, kRows, 0);
 
@@ -169,10 +169,10 @@ __global__ void __launch_bounds__(kThreads)
   const int first_query = static_cast<int>(blockIdx.x % query_tiles) * kRows;
   const std::int64_t b = sequence_head / layout.heads;
   const int head = static_cast<int>(sequence_head % layout.heads);
-  float* q_tile = dynamic_shared<float>();       // (kRows, d)
-  float* d_out_tile = q_tile + kRows * d;        // (kRows, d)
-  float* k_tile = d_out_tile + kRows * d;        // (32, d + 1)
-  float* v_tile = k_tile + kTile * (d + 1);      // (32, d + 1)
+  float* q_tile = dynamic_shared<float>();   // (kRows, d)
+  float* d_out_tile = q_tile + kRows * d;    // (kRows, d)
+  float* k_tile = d_out_tile + kRows * d;    // (32, d + 1)
+  float* v_tile = k_tile + kTile * (d + 1);  // (32, d + 1)
   load_qkv_tile(q_tile, d, qkv, layout, b, head, first_query, kRows, 0);
   load_out_tile(d_out_tile, d, d_output, layout, b, head, first_query, kRows);
 
@@ -244,10 +244,10 @@ __global__ void __launch_bounds__(kThreads)
   const int first_key = static_cast<int>(blockIdx.x % key_tiles) * kKeys;
   const std::int64_t b = sequence_head / layout.heads;
   const int head = static_cast<int>(sequence_head % layout.heads);
-  float* k_tile = dynamic_shared<float>();     // (kKeys, d)
-  float* v_tile = k_tile + kKeys * d;          // (kKeys, d)
-  float* q_tile = v_tile + kKeys * d;          // (32, d + 1)
-  float* d_out_tile = q_tile + kTile * (d + 1);  // (32, d + 1)
+  float* k_tile = dynamic_shared<float>();         // (kKeys, d)
+  float* v_tile = k_tile + kKeys * d;              // (kKeys, d)
+  float* q_tile = v_tile + kKeys * d;              // (32, d + 1)
+  float* d_out_tile = q_tile + kTile * (d + 1);    // (32, d + 1)
   float* lse_tile = d_out_tile + kTile * (d + 1);  // (32)
   float* dot_tile = lse_tile + kTile;              // (32)
   load_qkv_tile(k_tile, d, qkv, layout, b, head, first_key, kKeys, 1);
@@ -375,16 +375,15 @@ int features_per_lane(int head_dim) {
 void check_head_dim(int head_dim) {
   LLC_CHECK(flash_attention_supports(head_dim), ::llcpress::BackendError, "flash_attention",
             "use cuda::attention_forward/backward (the parity kernel, head_dim ≤ 256); CudaBackend does so by itself",
-            "the fused attention kernel supports head dimensions 1 … {}, not {}", kFlashAttentionMaxHeadDim,
-            head_dim);
+            "the fused attention kernel supports head dimensions 1 … {}, not {}", kFlashAttentionMaxHeadDim, head_dim);
 }
 
 }  // namespace
 
 bool flash_attention_supports(int head_dim) { return head_dim > 0 && head_dim <= kFlashAttentionMaxHeadDim; }
 
-void flash_attention_forward(float* output, float* row_log_sum_exp, const float* qkv, std::int64_t batch,
-                             int seq_len, int heads, int head_dim) {
+void flash_attention_forward(float* output, float* row_log_sum_exp, const float* qkv, std::int64_t batch, int seq_len,
+                             int heads, int head_dim) {
   check_head_dim(head_dim);
   const std::int64_t sequence_heads = batch * heads;
   if (sequence_heads <= 0 || seq_len <= 0) return;
@@ -402,9 +401,8 @@ void flash_attention_forward(float* output, float* row_log_sum_exp, const float*
   }
 }
 
-void flash_attention_backward(float* d_qkv, const float* d_output, const float* output,
-                              const float* row_log_sum_exp, const float* qkv, std::int64_t batch, int seq_len,
-                              int heads, int head_dim) {
+void flash_attention_backward(float* d_qkv, const float* d_output, const float* output, const float* row_log_sum_exp,
+                              const float* qkv, std::int64_t batch, int seq_len, int heads, int head_dim) {
   check_head_dim(head_dim);
   const std::int64_t sequence_heads = batch * heads;
   if (sequence_heads <= 0 || seq_len <= 0) return;

@@ -34,15 +34,14 @@ bool flash_attention_supports(int head_dim);
 // output: (batch · seq_len, heads · head_dim), WRITTEN; row_log_sum_exp:
 // (batch, heads, seq_len), WRITTEN; qkv: (batch · seq_len, 3 · heads ·
 // head_dim), after rotary. BackendError unless flash_attention_supports.
-void flash_attention_forward(float* output, float* row_log_sum_exp, const float* qkv, std::int64_t batch,
-                             int seq_len, int heads, int head_dim);
+void flash_attention_forward(float* output, float* row_log_sum_exp, const float* qkv, std::int64_t batch, int seq_len,
+                             int heads, int head_dim);
 
 // d_qkv: (batch · seq_len, 3 · heads · head_dim), WRITTEN (q, k and v parts);
 // d_output: (batch · seq_len, heads · head_dim); output, row_log_sum_exp, qkv
 // as produced and consumed by either forward kernel (they save the same
 // quantities).
-void flash_attention_backward(float* d_qkv, const float* d_output, const float* output,
-                              const float* row_log_sum_exp, const float* qkv, std::int64_t batch, int seq_len,
-                              int heads, int head_dim);
+void flash_attention_backward(float* d_qkv, const float* d_output, const float* output, const float* row_log_sum_exp,
+                              const float* qkv, std::int64_t batch, int seq_len, int heads, int head_dim);
 
 }  // namespace llcpress::cuda

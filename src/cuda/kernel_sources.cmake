@@ -4,6 +4,7 @@
 set(LLCPRESS_CUDA_KERNEL_SOURCES
   gelu.cu
   layernorm.cu
+  residual_layernorm.cu
   cross_entropy.cu
   sampler_step.cu
   embedding.cu
@@ -13,4 +14,5 @@ set(LLCPRESS_CUDA_KERNEL_SOURCES
   flash_attention.cu
   quantize.cu
   gaussian_noise.cu
-  prune.cu)
+  prune.cu
+  svd_layout.cu)

@@ -83,14 +83,16 @@ TEST_P(CudaFlashAttention, ForwardAndBackwardMatchCpu) {
   for (const float x : cpu_parts[2]) v_energy += static_cast<double>(x) * x;
   for (int part = 0; part < 3; ++part) {
     if (s.seq_len > 1 || part == 2) {
-      EXPECT_LE(nmse(device_parts[part], cpu_parts[part]), tolerance(s)) << "part " << "qkv"[part];
+      EXPECT_LE(nmse(device_parts[part], cpu_parts[part]), tolerance(s)) << "part "
+                                                                         << "qkv"[part];
     } else {
       double error = 0.0;
       for (std::size_t i = 0; i < cpu_parts[part].size(); ++i) {
         const double difference = static_cast<double>(device_parts[part][i]) - cpu_parts[part][i];
         error += difference * difference;
       }
-      EXPECT_LE(error / v_energy, tolerance(s)) << "part " << "qkv"[part] << " (zero in exact arithmetic)";
+      EXPECT_LE(error / v_energy, tolerance(s)) << "part "
+                                                << "qkv"[part] << " (zero in exact arithmetic)";
     }
   }
 }
