@@ -1,53 +1,37 @@
 #include "cuda/cusolver_library.h"
 
-#include <dlfcn.h>
-
-#include <array>
-
-#include "core/check.h"
+#include "cuda/shared_library.h"
 
 namespace llcpress::cuda {
 
 namespace {
 
-// The sonames the CUDA 12 and 13 toolkits install (cuSOLVER 11 and 12), the
-// newest first, then the unversioned development link.
-constexpr std::array<const char*, 3> kCandidates = {"libcusolver.so.12", "libcusolver.so.11", "libcusolver.so"};
-
-template <typename Function>
-void bind(Function& slot, void* handle, const char* symbol, const std::string& path) {
-  void* address = dlsym(handle, symbol);
-  LLC_CHECK(address != nullptr, ::llcpress::BackendError, "cuSOLVER",
-            "install a cuSOLVER matching the CUDA toolkit this build used (CUDA 12 or 13)", "{} has no symbol {}", path,
-            symbol);
-  slot = reinterpret_cast<Function>(address);
-}
+#define LLC_STRINGIFY_VALUE(x) #x
+#define LLC_STRINGIFY(x) LLC_STRINGIFY_VALUE(x)
+// The library's ABI changes only with its major version: the soname of the
+// cuSOLVER whose headers this was built with (libcusolver.so.12 for CUDA 13).
+constexpr const char* kCusolverSoname = "libcusolver.so." LLC_STRINGIFY(CUSOLVER_VER_MAJOR);
 
 CusolverLibrary load() {
-  void* handle = nullptr;
-  std::string tried, last_error;
-  for (const char* candidate : kCandidates) {
-    handle = dlopen(candidate, RTLD_NOW | RTLD_LOCAL);
-    if (handle != nullptr) {
-      CusolverLibrary library;
-      library.path = candidate;
-      bind(library.create, handle, "cusolverDnCreate", library.path);
-      bind(library.destroy, handle, "cusolverDnDestroy", library.path);
-      bind(library.set_stream, handle, "cusolverDnSetStream", library.path);
-      bind(library.create_gesvdj_info, handle, "cusolverDnCreateGesvdjInfo", library.path);
-      bind(library.destroy_gesvdj_info, handle, "cusolverDnDestroyGesvdjInfo", library.path);
-      bind(library.dgesvdj_buffer_size, handle, "cusolverDnDgesvdj_bufferSize", library.path);
-      bind(library.dgesvdj, handle, "cusolverDnDgesvdj", library.path);
-      return library;  // the handle stays open for the life of the process
-    }
-    if (!tried.empty()) tried += ", ";
-    tried += candidate;
-    const char* error = dlerror();
-    last_error = error != nullptr ? error : "unknown dlopen error";
-  }
-  LLC_THROW(::llcpress::BackendError, "cuSOLVER",
-            "install the CUDA toolkit's cuSOLVER (libcusolver) or add its directory to LD_LIBRARY_PATH",
-            "cannot load cuSOLVER (tried {}): {}", tried, last_error);
+  // Never closed (as cuBLASLt, cublaslt_api.cpp): a handle destroyed by a
+  // static destructor at exit must still find its library.
+  const auto* library = new SharedLibrary(
+      kCusolverSoname,
+      "install the CUDA toolkit's cuSOLVER (libcusolver) or set LD_LIBRARY_PATH to the folder that holds it");
+  CusolverLibrary api;
+  api.path = library->soname();
+  // Each pointer is converted from the declaration in <cusolverDn.h>: an entry
+  // whose type differs from cuSOLVER's signature does not compile.
+#define LLC_LOAD(member, function) api.member = library->symbol<decltype(&::function)>(#function)
+  LLC_LOAD(create, cusolverDnCreate);
+  LLC_LOAD(destroy, cusolverDnDestroy);
+  LLC_LOAD(set_stream, cusolverDnSetStream);
+  LLC_LOAD(create_gesvdj_info, cusolverDnCreateGesvdjInfo);
+  LLC_LOAD(destroy_gesvdj_info, cusolverDnDestroyGesvdjInfo);
+  LLC_LOAD(dgesvdj_buffer_size, cusolverDnDgesvdj_bufferSize);
+  LLC_LOAD(dgesvdj, cusolverDnDgesvdj);
+#undef LLC_LOAD
+  return api;
 }
 
 }  // namespace

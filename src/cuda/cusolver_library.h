@@ -1,12 +1,9 @@
-// cuSOLVER, loaded at run time (dlopen) on the first SVD rather than linked:
-// libcusolver (and the cuBLAS/cuSPARSE it pulls in) then costs a process
-// nothing until a compression sweep asks the GPU for a factorisation.
-// The function-pointer types come from the toolkit's header, so a signature
-// change is a compile error here, not a crash.
-//
-// This is a minimal loader of its own (cuda-kernels3); when the backend's
-// common SharedLibrary loader (cuda-emul, for cuBLASLt) is on main, the dlopen
-// and dlsym below should move onto it.
+// cuSOLVER, opened at run time (cuda/shared_library.h, as cuBLASLt in
+// cuda/cublaslt_api.h) on the first SVD rather than linked: libcusolver (and
+// the cuBLAS/cuSPARSE it pulls in) then costs a process nothing until a
+// compression sweep asks the GPU for a factorisation. The function-pointer
+// types come from the toolkit's header, so a signature change is a compile
+// error here, not a crash.
 #pragma once
 
 #include <cusolverDn.h>
@@ -23,11 +20,11 @@ struct CusolverLibrary {
   decltype(&cusolverDnDestroyGesvdjInfo) destroy_gesvdj_info = nullptr;
   decltype(&cusolverDnDgesvdj_bufferSize) dgesvdj_buffer_size = nullptr;
   decltype(&cusolverDnDgesvdj) dgesvdj = nullptr;
-  std::string path;  // the file dlopen found, for logs and provenance
+  std::string path;  // the soname opened (libcusolver.so.<major>), for logs and provenance
 };
 
 // The process's one copy, loaded on the first call (thread-safe). BackendError
-// naming the library tried and what to install or set when it cannot be
+// naming the library (or symbol) and what to install or set when it cannot be
 // loaded or lacks a symbol.
 const CusolverLibrary& cusolver_library();
 
