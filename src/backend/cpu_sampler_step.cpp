@@ -85,10 +85,8 @@ template <bool kRmsprop, bool kSums, bool kOpen, bool kClose>
     // The shared element update (backend/elementwise.h), the CUDA kernel's too.
     const SgldElement e = sgld_update_element<kRmsprop, kClose>(wj, gj, w0, v_old, normals[j], s);
     if constexpr (kRmsprop) v[j] = e.square_avg;
-    const float updated = e.updated, drift = e.drift, step_scale = e.step_scale, diff = e.diff;
+    const float updated = e.updated, drift = e.drift;
     const float precondition = e.precondition, previous_precondition = e.previous_precondition;
-    const float scaled_gradient = e.scaled_gradient, localization = e.localization, decay = e.decay;
-    const float noise = e.noise;
     const bool below = e.below, above = e.above;
     w[j] = updated;
     lanes.nonfinite[l] += nonfinite(updated) ? 1u : 0u;
@@ -105,18 +103,15 @@ template <bool kRmsprop, bool kSums, bool kOpen, bool kClose>
     }
     if constexpr (kSums) {
       lanes.clamped[l] += below || above ? 1u : 0u;
-      const A drift_gradient = A(step_scale) * scaled_gradient;
-      const A drift_localization = A(step_scale) * localization;
-      const A drift_decay = A(step_scale) * decay;
-      const A after = A(updated) - w0;
-      lanes.sum[kDistance][l] += A(diff) * diff;
-      lanes.sum[kWeight][l] += A(wj) * wj;
-      lanes.sum[kGradient][l] += A(gj) * gj;
-      lanes.sum[kDriftGradient][l] += drift_gradient * drift_gradient;
-      lanes.sum[kDriftLocalization][l] += drift_localization * drift_localization;
-      lanes.sum[kDriftDecay][l] += drift_decay * drift_decay;
-      lanes.sum[kNoise][l] += A(noise) * noise;
-      lanes.sum[kDistanceAfter][l] += after * after;
+      const SgldSquares squares = sgld_squares(e, wj, gj, w0);  // the CUDA kernel's terms too
+      lanes.sum[kDistance][l] += squares.distance;
+      lanes.sum[kWeight][l] += squares.weight;
+      lanes.sum[kGradient][l] += squares.gradient;
+      lanes.sum[kDriftGradient][l] += squares.drift_gradient;
+      lanes.sum[kDriftLocalization][l] += squares.drift_localization;
+      lanes.sum[kDriftDecay][l] += squares.drift_decay;
+      lanes.sum[kNoise][l] += squares.noise;
+      lanes.sum[kDistanceAfter][l] += squares.distance_after;
     }
   }
 }

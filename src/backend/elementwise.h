@@ -222,6 +222,28 @@ LLC_HOST_DEVICE inline SgldElement sgld_update_element(float w, float g, float w
   return e;
 }
 
+// The squares one element adds to a step's diagnostic sums (StepSums'
+// distance_sq … distance_after_sq), formed in float as every backend's
+// accumulator lanes take them (the CPU loop and the CUDA kernel call this).
+// w, g, w0: the element's weight before the step, gradient and w*.
+struct SgldSquares {
+  float distance, weight, gradient, drift_gradient, drift_localization, drift_decay, noise, distance_after;
+};
+LLC_HOST_DEVICE inline SgldSquares sgld_squares(const SgldElement& e, float w, float g, float w0) {
+  const float drift_gradient = e.step_scale * e.scaled_gradient;
+  const float drift_localization = e.step_scale * e.localization;
+  const float drift_decay = e.step_scale * e.decay;
+  const float after = e.updated - w0;
+  return {e.diff * e.diff,
+          w * w,
+          g * g,
+          drift_gradient * drift_gradient,
+          drift_localization * drift_localization,
+          drift_decay * drift_decay,
+          e.noise * e.noise,
+          after * after};
+}
+
 // True when x is NaN or ±∞ (counted by the step as diverged weights).
 LLC_HOST_DEVICE inline bool nonfinite(float x) { return !(std::fabs(x) <= FLT_MAX); }
 

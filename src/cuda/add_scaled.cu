@@ -1,7 +1,7 @@
 #include <algorithm>
 
-#include "cuda/check_cuda.h"
 #include "cuda/add_scaled.h"
+#include "cuda/kernel_launch.h"
 
 namespace llcpress::cuda {
 
@@ -20,7 +20,7 @@ void add_scaled(float* destination, const float* source, float weight, std::int6
   if (count <= 0) return;
   constexpr int kThreads = 256;
   const int blocks = static_cast<int>(std::clamp<std::int64_t>((count + kThreads - 1) / kThreads, 1, 132 * 16));
-  add_scaled_kernel<<<blocks, kThreads, 0, stream>>>(destination, source, weight, count);
+  LLC_LAUNCH(blocks, kThreads, 0, stream, add_scaled_kernel)(destination, source, weight, count);
   LLC_CHECK_LAUNCH();
 }
 

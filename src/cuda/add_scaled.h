@@ -2,7 +2,11 @@
 // sums the gradients of an oversized batch's chunks with it).
 #pragma once
 
+#if defined(LLCPRESS_CUDA_EMULATION)
+#include "cuda/emulation/cuda_emulation.h"
+#else
 #include <cuda_runtime.h>
+#endif
 
 #include <cstdint>
 

@@ -1,17 +1,24 @@
 #pragma once
-// Include only from CUDA translation units or code built with LLCPRESS_CUDA.
+// Include only from CUDA translation units, code built with LLCPRESS_CUDA, or
+// code built under the CPU emulation (LLCPRESS_CUDA_EMULATION), where the
+// runtime is cuda/emulation/cuda_emulation.h's.
+#if defined(LLCPRESS_CUDA_EMULATION)
+#include "cuda/emulation/cuda_emulation.h"
+#define LLC_CUDA_ERROR_HINT "a misuse of the emulated CUDA runtime (bad device, stream or size) or out of host memory"
+#else
 #include <cuda_runtime.h>
+#define LLC_CUDA_ERROR_HINT "check nvidia-smi, CUDA_VISIBLE_DEVICES and that the driver supports CUDA 13"
+#endif
 
 #include "core/check.h"
 #include "cuda/cublaslt_api.h"
 
-#define LLC_CHECK_CUDA(call)                                                                                        \
-  do {                                                                                                              \
-    cudaError_t llc_cuda_status_ = (call);                                                                          \
-    if (llc_cuda_status_ != cudaSuccess)                                                                            \
-      LLC_THROW(::llcpress::BackendError, #call,                                                                    \
-                "check nvidia-smi, CUDA_VISIBLE_DEVICES and that the driver supports CUDA 13", "CUDA error {}: {}", \
-                cudaGetErrorName(llc_cuda_status_), cudaGetErrorString(llc_cuda_status_));                          \
+#define LLC_CHECK_CUDA(call)                                                               \
+  do {                                                                                     \
+    cudaError_t llc_cuda_status_ = (call);                                                 \
+    if (llc_cuda_status_ != cudaSuccess)                                                   \
+      LLC_THROW(::llcpress::BackendError, #call, LLC_CUDA_ERROR_HINT, "CUDA error {}: {}", \
+                cudaGetErrorName(llc_cuda_status_), cudaGetErrorString(llc_cuda_status_)); \
   } while (0)
 
 // After a kernel launch: catches bad launch configurations immediately.

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "core/check.h"
 #include "core/device.h"
 #include "cuda/add_scaled.h"
@@ -9,7 +11,9 @@
 #include "cuda/check_cuda.h"
 #include "cuda/cross_entropy.h"
 #include "cuda/device_info.h"
+#if !defined(LLCPRESS_CUDA_EMULATION)
 #include "cuda/device_select.h"
+#endif
 #include "cuda/embedding.h"
 #include "cuda/flash_attention.h"
 #include "cuda/gaussian_noise.h"
@@ -22,7 +26,9 @@
 #include "cuda/residual_layernorm.h"
 #include "cuda/rotary.h"
 #include "cuda/sampler_step.h"
+#if !defined(LLCPRESS_CUDA_EMULATION)
 #include "cuda/svd_factorize.h"
+#endif
 
 namespace llcpress::cuda {
 
@@ -62,6 +68,7 @@ void CudaBackend::deallocate(void* memory, std::size_t) noexcept {
 void CudaBackend::upload(void* destination, const void* host_source, std::size_t bytes) {
   // Stream-ordered after the ops before it, and synchronous for the host buffer (the interface's promise).
   LLC_CHECK_CUDA(cudaMemcpyAsync(destination, host_source, bytes, cudaMemcpyHostToDevice, context_.stream()));
+  context_.weights_written(destination, bytes);
   context_.synchronize();
 }
 
@@ -71,13 +78,16 @@ void CudaBackend::download(void* host_destination, const void* source, std::size
 }
 
 void CudaBackend::copy(float* destination, const float* source, std::int64_t count) {
-  if (count > 0)
-    LLC_CHECK_CUDA(
-        cudaMemcpyAsync(destination, source, count * sizeof(float), cudaMemcpyDeviceToDevice, context_.stream()));
+  if (count <= 0) return;
+  LLC_CHECK_CUDA(
+      cudaMemcpyAsync(destination, source, count * sizeof(float), cudaMemcpyDeviceToDevice, context_.stream()));
+  context_.weights_written(destination, count * sizeof(float));
 }
 
 void CudaBackend::zero(float* buffer, std::int64_t count) {
-  if (count > 0) LLC_CHECK_CUDA(cudaMemsetAsync(buffer, 0, count * sizeof(float), context_.stream()));
+  if (count <= 0) return;
+  LLC_CHECK_CUDA(cudaMemsetAsync(buffer, 0, count * sizeof(float), context_.stream()));
+  context_.weights_written(buffer, count * sizeof(float));
 }
 
 void CudaBackend::synchronize() { context_.synchronize(); }
@@ -88,10 +98,12 @@ void CudaBackend::gemm(float* c, const float* a, const float* b, std::int64_t m,
                        Transpose transpose_a, Transpose transpose_b, float alpha, float beta, std::int64_t lda,
                        std::int64_t ldb, std::int64_t ldc) {
   cuda::gemm(context_, c, a, b, m, n, k, transpose_a, transpose_b, alpha, beta, lda, ldb, ldc);
+  if (m > 0) context_.weights_written(c, ((m - 1) * ldc + n) * sizeof(float));
 }
 
 void CudaBackend::add_scaled(float* destination, const float* source, float weight, std::int64_t count) {
   cuda::add_scaled(destination, source, weight, count, context_.stream());
+  if (count > 0) context_.weights_written(destination, count * sizeof(float));
 }
 
 // ---------------------------------------------------------------- model ops
@@ -203,6 +215,9 @@ backend::StepSums CudaBackend::sampler_step(float* parameters, float* square_avg
                                             std::span<const backend::SamplerChunk> chunks,
                                             const backend::SamplerStepScalars& scalars) {
   const KernelStreamScope stream_scope(context_.stream());
+  // The step moves the parameters of every chunk: the bf16 copies of the weights there are stale.
+  for (const backend::SamplerChunk& chunk : chunks)
+    if (scalars.apply) context_.weights_written(parameters + chunk.begin, (chunk.end - chunk.begin) * sizeof(float));
   return cuda::sampler_step(parameters, square_avg, displacement, gradient, center, chunks.data(), chunks.size(),
                             scalars);
 }
@@ -213,33 +228,52 @@ void CudaBackend::quantize_rows_forward(float* out, const float* in, const float
                                         std::int64_t cols, int levels) {
   const KernelStreamScope stream_scope(context_.stream());
   cuda::quantize_rows_forward(out, in, host_clips, rows, cols, levels);
+  context_.weights_written(out, static_cast<std::size_t>(rows * cols) * sizeof(float));
 }
 void CudaBackend::noise_forward(float* out, const float* in, float sigma, std::uint64_t seed, std::uint64_t stream,
                                 std::int64_t count) {
   const KernelStreamScope stream_scope(context_.stream());
   cuda::noise_forward(out, in, sigma, seed, stream, count);
+  if (count > 0) context_.weights_written(out, count * sizeof(float));
 }
 void CudaBackend::zero_elements(float* buffer, const std::size_t* host_indices, std::int64_t count) {
   const KernelStreamScope stream_scope(context_.stream());
   cuda::zero_elements(buffer, host_indices, count);
+  if (count > 0) {  // the span of the indices: one overlap test, not one per element
+    const auto [lowest, highest] = std::minmax_element(host_indices, host_indices + count);
+    context_.weights_written(buffer + *lowest, (*highest - *lowest + 1) * sizeof(float));
+  }
 }
 void CudaBackend::zero_columns(float* matrix, std::int64_t rows, std::int64_t cols, std::int64_t first,
                                std::int64_t count) {
   // A strided 2-D memset: `rows` rows of `count` floats, `cols` floats apart.
-  if (rows > 0 && count > 0)
+  if (rows > 0 && count > 0) {
     LLC_CHECK_CUDA(
         cudaMemset2DAsync(matrix + first, cols * sizeof(float), 0, count * sizeof(float), rows, context_.stream()));
+    context_.weights_written(matrix, static_cast<std::size_t>(rows * cols) * sizeof(float));
+  }
 }
 
 // cuSOLVER (loaded on first use) in double, then the factors' layout kernels.
+// Under the CPU emulation cuSOLVER is out of reach: UnsupportedOp, and the
+// svd method takes its host path.
 void CudaBackend::svd_factorize_forward(float* left_scaled, float* singular_values, float* right, const float* matrix,
                                         std::int64_t rows, std::int64_t cols) {
+#if defined(LLCPRESS_CUDA_EMULATION)
+  (void)left_scaled, (void)singular_values, (void)right, (void)matrix, (void)rows, (void)cols;
+  throw UnsupportedOp("cuda (CPU emulation)", "svd_factorize_forward: cuSOLVER is a library call");
+#else
   const KernelStreamScope stream_scope(context_.stream());
   cuda::svd_factorize_forward(left_scaled, singular_values, right, matrix, rows, cols);
+#endif
 }
 
 // ---------------------------------------------------------------- registry
 
+// Under the CPU emulation (tests/cuda: test_cuda_emulated) CudaBackend is
+// constructed directly and never registered: the emulated "GPU" must not be
+// offered to code that asks the registry for cuda.
+#if !defined(LLCPRESS_CUDA_EMULATION)
 std::string cuda_backend_unavailable_reason() {
   return device_count() > 0 ? std::string() : std::string("no CUDA device visible (no GPU or no NVIDIA driver)");
 }
@@ -255,5 +289,6 @@ std::unique_ptr<backend::Backend> make_cuda_backend() {
 }  // namespace
 
 LLCPRESS_REGISTER_BACKEND(backend::BackendEntry{"cuda", cuda_backend_unavailable_reason, make_cuda_backend});
+#endif
 
 }  // namespace llcpress::cuda

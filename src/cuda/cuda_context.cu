@@ -1,6 +1,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdint>
 
 #include "core/check.h"
 #include "core/device.h"
@@ -74,6 +75,16 @@ void* CudaContext::scratch(int slot, std::size_t bytes) {
     scratch_bytes_[slot] = grown;
   }
   return scratch_[slot];
+}
+
+void CudaContext::weights_written(const void* begin, std::size_t bytes) {
+  if (bytes == 0 || bf16_weights_.empty()) return;
+  const auto first = reinterpret_cast<std::uintptr_t>(begin), last = first + bytes;
+  for (auto& [weight, cached] : bf16_weights_) {
+    const auto weight_first = reinterpret_cast<std::uintptr_t>(weight);
+    const auto weight_last = weight_first + static_cast<std::size_t>(cached.count) * sizeof(float);
+    if (first < weight_last && weight_first < last) cached.generation = 0;  // generations start at 1: stale
+  }
 }
 
 const __nv_bfloat16* CudaContext::bf16_weight(const float* weight, std::int64_t count) {

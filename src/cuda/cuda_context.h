@@ -7,8 +7,12 @@
 // thread-safe: one caller at a time, like GptNeox itself.
 #pragma once
 
+#if defined(LLCPRESS_CUDA_EMULATION)
+#include "cuda/emulation/cuda_emulation.h"
+#else
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
+#endif
 
 #include <cstddef>
 #include <cstdint>
@@ -69,6 +73,13 @@ class CudaContext {
   // The parameters moved (an SGLD step, a compression method, a load): every
   // cached bf16 copy is stale. Costs nothing; the casts happen lazily.
   void mark_weights_changed() { ++weights_generation_; }
+  // `bytes` at `begin` were written: the cached bf16 copies of weights that
+  // overlap them are stale (recast on next use), the others stay valid.
+  // CudaBackend calls this from every op that writes memory a weight may
+  // live in (uploads, copies, the sampler step, the compression ops), so code
+  // that only sees the Backend interface (GptNeox, the samplers, the
+  // compression methods) never multiplies with a stale copy.
+  void weights_written(const void* begin, std::size_t bytes);
   std::uint64_t weights_generation() const { return weights_generation_; }
   // Number of weight casts run so far (tests check the once-per-step claim).
   std::int64_t weight_casts() const { return weight_casts_; }

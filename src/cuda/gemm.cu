@@ -4,8 +4,8 @@
 #include <cstdint>
 
 #include "core/check.h"
-#include "cuda/check_cuda.h"
 #include "cuda/gemm.h"
+#include "cuda/kernel_launch.h"
 
 namespace llcpress::cuda {
 
@@ -76,14 +76,14 @@ void cast_to_bf16(__nv_bfloat16* output, const float* input, std::int64_t count,
   std::int64_t done = 0;
   if (aligned && count >= 4) {
     const std::int64_t quads = count / 4;
-    cast_to_bf16_vector_kernel<<<grid_for(quads, kCastThreads), kCastThreads, 0, stream>>>(
-        reinterpret_cast<__nv_bfloat162*>(output), reinterpret_cast<const float4*>(input), quads);
+    LLC_LAUNCH(grid_for(quads, kCastThreads), kCastThreads, 0, stream, cast_to_bf16_vector_kernel)
+    (reinterpret_cast<__nv_bfloat162*>(output), reinterpret_cast<const float4*>(input), quads);
     LLC_CHECK_LAUNCH();
     done = quads * 4;
   }
   if (done < count) {
-    cast_to_bf16_scalar_kernel<<<grid_for(count - done, kCastThreads), kCastThreads, 0, stream>>>(
-        output + done, input + done, count - done);
+    LLC_LAUNCH(grid_for(count - done, kCastThreads), kCastThreads, 0, stream, cast_to_bf16_scalar_kernel)
+    (output + done, input + done, count - done);
     LLC_CHECK_LAUNCH();
   }
 }
@@ -103,10 +103,11 @@ void column_sum(float* output, const float* input, std::int64_t rows, std::int64
   LLC_REQUIRE(chunks <= 65535, "column_sum: {} row chunks exceed the grid's y limit", chunks);
   const dim3 grid(static_cast<unsigned>((columns + kColumnSumThreads - 1) / kColumnSumThreads),
                   static_cast<unsigned>(chunks));
-  column_sum_partials_kernel<<<grid, kColumnSumThreads, 0, stream>>>(partials, input, rows, columns);
+  LLC_LAUNCH(grid, kColumnSumThreads, 0, stream, column_sum_partials_kernel)(partials, input, rows, columns);
   LLC_CHECK_LAUNCH();
-  column_sum_finish_kernel<<<static_cast<unsigned>((columns + kColumnSumThreads - 1) / kColumnSumThreads),
-                             kColumnSumThreads, 0, stream>>>(output, partials, chunks, columns);
+  LLC_LAUNCH(static_cast<unsigned>((columns + kColumnSumThreads - 1) / kColumnSumThreads), kColumnSumThreads, 0, stream,
+             column_sum_finish_kernel)
+  (output, partials, chunks, columns);
   LLC_CHECK_LAUNCH();
 }
 

@@ -13,7 +13,11 @@
 // and outputs are fp32 in every mode.
 #pragma once
 
+#if defined(LLCPRESS_CUDA_EMULATION)
+#include "cuda/emulation/cuda_emulation.h"
+#else
 #include <cuda_bf16.h>
+#endif
 
 #include <cstdint>
 

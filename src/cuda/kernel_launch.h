@@ -15,17 +15,7 @@
 
 #if defined(LLCPRESS_CUDA_EMULATION)
 
-#include "core/check.h"
-#include "cuda/emulation/cuda_emulation.h"
-
-#define LLC_CHECK_CUDA(call)                                                                                       \
-  do {                                                                                                             \
-    cudaError_t llc_cuda_status_ = (call);                                                                         \
-    if (llc_cuda_status_ != cudaSuccess)                                                                           \
-      LLC_THROW(::llcpress::BackendError, #call, "the CUDA emulation ran out of host memory", "CUDA error {}: {}", \
-                cudaGetErrorName(llc_cuda_status_), cudaGetErrorString(llc_cuda_status_));                         \
-  } while (0)
-#define LLC_CHECK_LAUNCH() LLC_CHECK_CUDA(cudaGetLastError())
+#include "cuda/check_cuda.h"  // the emulated runtime under LLCPRESS_CUDA_EMULATION
 
 namespace llcpress::cuda::emulation {
 template <typename... Parameters>

@@ -78,18 +78,15 @@ __global__ void __launch_bounds__(kThreads)
       }
       if (kSums) {
         clamped += e.below || e.above ? 1u : 0u;
-        const float drift_gradient = e.step_scale * e.scaled_gradient;
-        const float drift_localization = e.step_scale * e.localization;
-        const float drift_decay = e.step_scale * e.decay;
-        const float after = e.updated - center[element];
-        sums[kDistance] += e.diff * e.diff;
-        sums[kWeight] += wj * wj;
-        sums[kGradient] += gradient[element] * gradient[element];
-        sums[kDriftGradient] += drift_gradient * drift_gradient;
-        sums[kDriftLocalization] += drift_localization * drift_localization;
-        sums[kDriftDecay] += drift_decay * drift_decay;
-        sums[kNoise] += e.noise * e.noise;
-        sums[kDistanceAfter] += after * after;
+        const backend::SgldSquares squares = backend::sgld_squares(e, wj, gradient[element], center[element]);
+        sums[kDistance] += squares.distance;
+        sums[kWeight] += squares.weight;
+        sums[kGradient] += squares.gradient;
+        sums[kDriftGradient] += squares.drift_gradient;
+        sums[kDriftLocalization] += squares.drift_localization;
+        sums[kDriftDecay] += squares.drift_decay;
+        sums[kNoise] += squares.noise;
+        sums[kDistanceAfter] += squares.distance_after;
       }
     }
   }

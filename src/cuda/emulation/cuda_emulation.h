@@ -16,12 +16,15 @@
 //     the warp's live lanes, reads the partner's slot and waits again;
 //   - "device memory" is host memory: cudaMalloc is an aligned allocation and
 //     cudaMemcpy is memcpy; streams are accepted and ignored (work is done
-//     when the launch returns).
+//     when the launch returns); there is one device, ordinal 0;
+//   - cuBLASLt is cublaslt_emulation.cpp's host implementation of its
+//     documented semantics (cuda/cublaslt_api.h).
 // A barrier that some live thread of the block never reaches is reported as a
 // deadlock (EmulationError) rather than hanging: that is a kernel bug on a GPU.
 // Not covered: memory ordering between threads without a barrier (fibers never
 // interleave between barriers, so a missing __syncthreads can go unnoticed
-// when the fiber order happens to hide it), tensor cores, library calls.
+// when the fiber order happens to hide it), tensor cores, cuBLASLt's own
+// numerics (its accumulation order, its TF32 rounding), cuDNN, cuSOLVER.
 #pragma once
 
 #include <cmath>
@@ -138,10 +141,43 @@ inline float __uint_as_float(unsigned u) {
 inline int __float_as_int(float x) { return static_cast<int>(__float_as_uint(x)); }
 inline float __int_as_float(int i) { return __uint_as_float(static_cast<unsigned>(i)); }
 inline int __popc(unsigned x) { return __builtin_popcount(x); }
+// Separately rounded fp32 add and multiply (never contracted into an FMA).
+inline float __fadd_rn(float a, float b) { return a + b; }
+inline float __fmul_rn(float a, float b) { return a * b; }
+
+// Vector and bf16 types (cuda_bf16.h, vector_types.h): storage only, with
+// the conversions the sources use.
+struct alignas(16) float4 {
+  float x, y, z, w;
+};
+struct __nv_bfloat16 {
+  unsigned short x;  // the top 16 bits of an fp32
+};
+struct alignas(4) __nv_bfloat162 {
+  __nv_bfloat16 x, y;
+};
+// Round to nearest, ties to even; NaN stays a (quiet) NaN.
+inline __nv_bfloat16 __float2bfloat16_rn(float value) {
+  const unsigned bits = __float_as_uint(value);
+  if ((bits & 0x7fffffffu) > 0x7f800000u) return {static_cast<unsigned short>((bits >> 16) | 0x0040u)};
+  const unsigned rounded = bits + 0x7fffu + ((bits >> 16) & 1u);
+  return {static_cast<unsigned short>(rounded >> 16)};
+}
+inline float __bfloat162float(__nv_bfloat16 value) { return __uint_as_float(unsigned(value.x) << 16); }
+inline __nv_bfloat162 __floats2bfloat162_rn(float low, float high) {
+  return {__float2bfloat16_rn(low), __float2bfloat16_rn(high)};
+}
 
 // ----------------------------------------------------------------- runtime API
 // The part of the runtime the launchers and tests use, over host memory.
-enum cudaError_t { cudaSuccess = 0, cudaErrorMemoryAllocation = 2, cudaErrorNoDevice = 100 };
+enum cudaError_t {
+  cudaSuccess = 0,
+  cudaErrorInvalidValue = 1,
+  cudaErrorMemoryAllocation = 2,
+  cudaErrorNoDevice = 100,
+  cudaErrorInvalidDevice = 101,
+  cudaErrorInvalidResourceHandle = 400
+};
 enum cudaMemcpyKind {
   cudaMemcpyHostToHost = 0,
   cudaMemcpyHostToDevice = 1,
@@ -150,6 +186,14 @@ enum cudaMemcpyKind {
   cudaMemcpyDefault = 4
 };
 using cudaStream_t = struct CUstream_st*;
+constexpr unsigned cudaStreamDefault = 0x0, cudaStreamNonBlocking = 0x1;
+
+// One emulated device (ordinal 0); streams are tokens (work is done when a
+// call returns), created and destroyed in pairs.
+cudaError_t cudaSetDevice(int device);
+cudaError_t cudaGetDevice(int* device);
+cudaError_t cudaStreamCreateWithFlags(cudaStream_t* stream, unsigned flags);
+cudaError_t cudaStreamDestroy(cudaStream_t stream);
 
 cudaError_t cudaMalloc(void** pointer, std::size_t bytes);
 template <typename T>
@@ -176,6 +220,13 @@ inline cudaError_t cudaMemsetAsync(void* destination, int value, std::size_t byt
 inline cudaError_t cudaMemset(void* destination, int value, std::size_t bytes) {
   return cudaMemsetAsync(destination, value, bytes);
 }
+// `height` rows of `width` bytes, `pitch` bytes apart.
+inline cudaError_t cudaMemset2DAsync(void* destination, std::size_t pitch, int value, std::size_t width,
+                                     std::size_t height, cudaStream_t = nullptr) {
+  for (std::size_t row = 0; row < height && width > 0; ++row)
+    std::memset(static_cast<unsigned char*>(destination) + row * pitch, value, width);
+  return cudaSuccess;
+}
 inline cudaError_t cudaStreamSynchronize(cudaStream_t) { return cudaSuccess; }
 inline cudaError_t cudaDeviceSynchronize() { return cudaSuccess; }
 inline cudaError_t cudaGetLastError() { return cudaSuccess; }
@@ -186,5 +237,16 @@ inline cudaError_t cudaGetDeviceCount(int* count) {
 }
 inline const char* cudaGetErrorName(cudaError_t error) { return error == cudaSuccess ? "cudaSuccess" : "cudaError"; }
 inline const char* cudaGetErrorString(cudaError_t error) {
-  return error == cudaSuccess ? "no error" : "emulated allocation failed";
+  switch (error) {
+    case cudaSuccess:
+      return "no error";
+    case cudaErrorMemoryAllocation:
+      return "emulated allocation failed";
+    case cudaErrorInvalidDevice:
+      return "the emulation has one device, ordinal 0";
+    case cudaErrorInvalidResourceHandle:
+      return "not a stream of the emulation (destroyed twice?)";
+    default:
+      return "invalid argument to the emulated runtime";
+  }
 }
