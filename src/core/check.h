@@ -4,7 +4,6 @@
 //   LLC_CHECK(cond, ErrorType, where, hint, fmt, args...)   any condition
 //   LLC_REQUIRE(cond, fmt, args...)                          internal invariant
 //   LLC_CHECK_CUDA(call)    cuda/check_cuda.h   (only CUDA translation units)
-//   LLC_CHECK_CUBLAS(call)  cuda/check_cuda.h
 //   LLC_CHECK_CUBLASLT(call) cuda/check_cuda.h
 //   LLC_CHECK_MPI(call)     pipeline/check_mpi.h (pipeline only)
 //   LLC_CHECK_HDF5(call)    io/check_hdf5.h     (io only)

@@ -1,10 +1,9 @@
 #pragma once
 // Include only from CUDA translation units or code built with LLCPRESS_CUDA.
-#include <cublasLt.h>
-#include <cublas_v2.h>
 #include <cuda_runtime.h>
 
 #include "core/check.h"
+#include "cuda/cublaslt_api.h"
 
 #define LLC_CHECK_CUDA(call)                                                                                        \
   do {                                                                                                              \
@@ -18,23 +17,14 @@
 // After a kernel launch: catches bad launch configurations immediately.
 #define LLC_CHECK_LAUNCH() LLC_CHECK_CUDA(cudaGetLastError())
 
-#define LLC_CHECK_CUBLAS(call)                                                                                    \
-  do {                                                                                                            \
-    cublasStatus_t llc_cublas_status_ = (call);                                                                   \
-    if (llc_cublas_status_ != CUBLAS_STATUS_SUCCESS)                                                              \
-      LLC_THROW(::llcpress::BackendError, #call,                                                                  \
-                "check matrix sizes/leading dimensions and that the handle is on this device", "cuBLAS error {}", \
-                cublasGetStatusString(llc_cublas_status_));                                                       \
-  } while (0)
-
-// cuBLASLt calls: its own status strings, so a binary that uses only
-// cuBLASLt does not link the classic cuBLAS library for them.
-#define LLC_CHECK_CUBLASLT(call)                                                               \
-  do {                                                                                         \
-    cublasStatus_t llc_cublaslt_status_ = (call);                                              \
-    if (llc_cublaslt_status_ != CUBLAS_STATUS_SUCCESS)                                         \
-      LLC_THROW(::llcpress::BackendError, #call,                                               \
-                "check matrix sizes/leading dimensions and that the handle is on this device", \
-                "cuBLASLt error {}: {}", cublasLtGetStatusName(llc_cublaslt_status_),          \
-                cublasLtGetStatusString(llc_cublaslt_status_));                                \
+// cuBLASLt calls (through the run-time loaded table, cuda/cublaslt_api.h):
+// its own status strings, so nothing links the classic cuBLAS library.
+#define LLC_CHECK_CUBLASLT(call)                                                                             \
+  do {                                                                                                       \
+    cublasStatus_t llc_cublaslt_status_ = (call);                                                            \
+    if (llc_cublaslt_status_ != CUBLAS_STATUS_SUCCESS)                                                       \
+      LLC_THROW(::llcpress::BackendError, #call,                                                             \
+                "check matrix sizes/leading dimensions and that the handle is on this device",               \
+                "cuBLASLt error {}: {}", ::llcpress::cuda::cublaslt().get_status_name(llc_cublaslt_status_), \
+                ::llcpress::cuda::cublaslt().get_status_string(llc_cublaslt_status_));                       \
   } while (0)

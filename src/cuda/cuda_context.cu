@@ -5,6 +5,7 @@
 #include "core/check.h"
 #include "core/device.h"
 #include "cuda/check_cuda.h"
+#include "cuda/cublaslt_api.h"
 #include "cuda/cuda_context.h"
 #include "cuda/gemm.h"
 
@@ -34,12 +35,13 @@ CudaContext::CudaContext(int device, Precision precision) : device_(device), pre
   LLC_CHECK_CUDA(cudaSetDevice(device));
   // Non-blocking: the legacy default stream (which other libraries may use) does not serialise with ours.
   LLC_CHECK_CUDA(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
-  LLC_CHECK_CUBLASLT(cublasLtCreate(&blaslt_));
+  // The first context of the process loads cuBLASLt (cuda/cublaslt_api.h).
+  LLC_CHECK_CUBLASLT(cublaslt().create(&blaslt_));
   LLC_CHECK_CUDA(cudaMalloc(&workspace_, kWorkspaceBytes));
   // cuBLASLt is loaded now: provenance records the library that runs, not the headers it was built with.
   DeviceInfo active = active_device();
   if (active.kind == DeviceKind::Cuda && active.ordinal == device) {
-    const std::size_t version = cublasLtGetVersion();  // major·10000 + minor·100 + patch
+    const std::size_t version = cublaslt().get_version();  // major·10000 + minor·100 + patch
     active.cublas = fmt::format("{}.{}.{}", version / 10000, version / 100 % 100, version % 100);
     set_active_device(active);
   }
@@ -52,7 +54,7 @@ CudaContext::~CudaContext() {
   for (auto& [weight, cached] : bf16_weights_) cudaFree(cached.bf16);
   for (void* buffer : scratch_) cudaFree(buffer);
   cudaFree(workspace_);
-  if (blaslt_) cublasLtDestroy(blaslt_);
+  if (blaslt_) cublaslt().destroy(blaslt_);
   if (stream_) cudaStreamDestroy(stream_);
 }
 

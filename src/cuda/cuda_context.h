@@ -7,7 +7,6 @@
 // thread-safe: one caller at a time, like GptNeox itself.
 #pragma once
 
-#include <cublasLt.h>
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 
@@ -15,6 +14,8 @@
 #include <cstdint>
 #include <string>
 #include <unordered_map>
+
+#include "cuda/cublaslt_api.h"
 
 namespace llcpress::cuda {
 

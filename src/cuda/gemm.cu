@@ -134,15 +134,16 @@ std::uint32_t alignment_of(const void* pointer) {
 
 // RAII for the descriptors of one cublasLtMatmul call.
 struct MatmulDescriptors {
+  const CublasLtApi& api;
   cublasLtMatmulDesc_t operation = nullptr;
   cublasLtMatrixLayout_t a = nullptr, b = nullptr, d = nullptr;
   cublasLtMatmulPreference_t preference = nullptr;
   ~MatmulDescriptors() {
-    if (preference) cublasLtMatmulPreferenceDestroy(preference);
-    if (d) cublasLtMatrixLayoutDestroy(d);
-    if (b) cublasLtMatrixLayoutDestroy(b);
-    if (a) cublasLtMatrixLayoutDestroy(a);
-    if (operation) cublasLtMatmulDescDestroy(operation);
+    if (preference) api.matmul_preference_destroy(preference);
+    if (d) api.matrix_layout_destroy(d);
+    if (b) api.matrix_layout_destroy(b);
+    if (a) api.matrix_layout_destroy(a);
+    if (operation) api.matmul_desc_destroy(operation);
   }
 };
 
@@ -152,58 +153,59 @@ struct MatmulDescriptors {
 void matmul_column_major(CudaContext& context, float* d, std::int64_t ldd, const Operand& a, const Operand& b,
                          std::int64_t m, std::int64_t n, std::int64_t k, float alpha, float beta,
                          cublasComputeType_t compute, Epilogue epilogue, const float* bias, float* aux) {
-  MatmulDescriptors descriptors;
-  LLC_CHECK_CUBLASLT(cublasLtMatmulDescCreate(&descriptors.operation, compute, CUDA_R_32F));
+  const CublasLtApi& api = cublaslt();
+  MatmulDescriptors descriptors{api};
+  LLC_CHECK_CUBLASLT(api.matmul_desc_create(&descriptors.operation, compute, CUDA_R_32F));
   const cublasOperation_t op_a = a.transposed ? CUBLAS_OP_T : CUBLAS_OP_N;
   const cublasOperation_t op_b = b.transposed ? CUBLAS_OP_T : CUBLAS_OP_N;
   LLC_CHECK_CUBLASLT(
-      cublasLtMatmulDescSetAttribute(descriptors.operation, CUBLASLT_MATMUL_DESC_TRANSA, &op_a, sizeof op_a));
+      api.matmul_desc_set_attribute(descriptors.operation, CUBLASLT_MATMUL_DESC_TRANSA, &op_a, sizeof op_a));
   LLC_CHECK_CUBLASLT(
-      cublasLtMatmulDescSetAttribute(descriptors.operation, CUBLASLT_MATMUL_DESC_TRANSB, &op_b, sizeof op_b));
+      api.matmul_desc_set_attribute(descriptors.operation, CUBLASLT_MATMUL_DESC_TRANSB, &op_b, sizeof op_b));
   cublasLtEpilogue_t mode = CUBLASLT_EPILOGUE_DEFAULT;
   if (epilogue == Epilogue::Bias) mode = CUBLASLT_EPILOGUE_BIAS;
   if (epilogue == Epilogue::GeluTanhBias) mode = CUBLASLT_EPILOGUE_GELU_AUX_BIAS;
   LLC_CHECK_CUBLASLT(
-      cublasLtMatmulDescSetAttribute(descriptors.operation, CUBLASLT_MATMUL_DESC_EPILOGUE, &mode, sizeof mode));
+      api.matmul_desc_set_attribute(descriptors.operation, CUBLASLT_MATMUL_DESC_EPILOGUE, &mode, sizeof mode));
   if (epilogue != Epilogue::None)
     LLC_CHECK_CUBLASLT(
-        cublasLtMatmulDescSetAttribute(descriptors.operation, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias));
+        api.matmul_desc_set_attribute(descriptors.operation, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias));
   if (epilogue == Epilogue::GeluTanhBias) {
-    LLC_CHECK_CUBLASLT(cublasLtMatmulDescSetAttribute(descriptors.operation, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_POINTER,
-                                                      &aux, sizeof aux));
+    LLC_CHECK_CUBLASLT(api.matmul_desc_set_attribute(descriptors.operation, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_POINTER,
+                                                     &aux, sizeof aux));
     LLC_CHECK_CUBLASLT(
-        cublasLtMatmulDescSetAttribute(descriptors.operation, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_LD, &ldd, sizeof ldd));
+        api.matmul_desc_set_attribute(descriptors.operation, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_LD, &ldd, sizeof ldd));
   }
-  LLC_CHECK_CUBLASLT(cublasLtMatrixLayoutCreate(&descriptors.a, a.type, a.rows, a.cols, a.ld));
-  LLC_CHECK_CUBLASLT(cublasLtMatrixLayoutCreate(&descriptors.b, b.type, b.rows, b.cols, b.ld));
-  LLC_CHECK_CUBLASLT(cublasLtMatrixLayoutCreate(&descriptors.d, CUDA_R_32F, m, n, ldd));
+  LLC_CHECK_CUBLASLT(api.matrix_layout_create(&descriptors.a, a.type, a.rows, a.cols, a.ld));
+  LLC_CHECK_CUBLASLT(api.matrix_layout_create(&descriptors.b, b.type, b.rows, b.cols, b.ld));
+  LLC_CHECK_CUBLASLT(api.matrix_layout_create(&descriptors.d, CUDA_R_32F, m, n, ldd));
 
-  LLC_CHECK_CUBLASLT(cublasLtMatmulPreferenceCreate(&descriptors.preference));
+  LLC_CHECK_CUBLASLT(api.matmul_preference_create(&descriptors.preference));
   const std::size_t workspace_bytes = context.workspace_bytes();
-  LLC_CHECK_CUBLASLT(cublasLtMatmulPreferenceSetAttribute(
+  LLC_CHECK_CUBLASLT(api.matmul_preference_set_attribute(
       descriptors.preference, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &workspace_bytes, sizeof workspace_bytes));
   const std::uint32_t align_a = alignment_of(a.data), align_b = alignment_of(b.data), align_d = alignment_of(d);
-  LLC_CHECK_CUBLASLT(cublasLtMatmulPreferenceSetAttribute(
+  LLC_CHECK_CUBLASLT(api.matmul_preference_set_attribute(
       descriptors.preference, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &align_a, sizeof align_a));
-  LLC_CHECK_CUBLASLT(cublasLtMatmulPreferenceSetAttribute(
+  LLC_CHECK_CUBLASLT(api.matmul_preference_set_attribute(
       descriptors.preference, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &align_b, sizeof align_b));
-  LLC_CHECK_CUBLASLT(cublasLtMatmulPreferenceSetAttribute(
+  LLC_CHECK_CUBLASLT(api.matmul_preference_set_attribute(
       descriptors.preference, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &align_d, sizeof align_d));
-  LLC_CHECK_CUBLASLT(cublasLtMatmulPreferenceSetAttribute(
+  LLC_CHECK_CUBLASLT(api.matmul_preference_set_attribute(
       descriptors.preference, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &align_d, sizeof align_d));
 
   cublasLtMatmulHeuristicResult_t heuristic{};
   int found = 0;
-  LLC_CHECK_CUBLASLT(cublasLtMatmulAlgoGetHeuristic(context.blaslt(), descriptors.operation, descriptors.a,
-                                                    descriptors.b, descriptors.d, descriptors.d, descriptors.preference,
-                                                    1, &heuristic, &found));
+  LLC_CHECK_CUBLASLT(api.matmul_algo_get_heuristic(context.blaslt(), descriptors.operation, descriptors.a,
+                                                   descriptors.b, descriptors.d, descriptors.d, descriptors.preference,
+                                                   1, &heuristic, &found));
   LLC_CHECK(found > 0, BackendError, "cublasLtMatmulAlgoGetHeuristic",
             "an operand's alignment or leading dimension rules out every algorithm; pad the buffers to 16 bytes",
             "no cuBLASLt algorithm for m={} n={} k={} (lda {} ldb {} ldd {}, alignments {}/{}/{} bytes)", m, n, k, a.ld,
             b.ld, ldd, align_a, align_b, align_d);
-  LLC_CHECK_CUBLASLT(cublasLtMatmul(context.blaslt(), descriptors.operation, &alpha, a.data, descriptors.a, b.data,
-                                    descriptors.b, &beta, d, descriptors.d, d, descriptors.d, &heuristic.algo,
-                                    context.workspace(), workspace_bytes, context.stream()));
+  LLC_CHECK_CUBLASLT(api.matmul(context.blaslt(), descriptors.operation, &alpha, a.data, descriptors.a, b.data,
+                                descriptors.b, &beta, d, descriptors.d, d, descriptors.d, &heuristic.algo,
+                                context.workspace(), workspace_bytes, context.stream()));
 }
 
 cublasComputeType_t compute_type(Precision precision) {
