@@ -122,6 +122,22 @@ class Backend {
                                   const float* input, const float* mean, const float* rstd, const float* weight,
                                   std::int64_t rows, int hidden) = 0;
 
+  // The residual add fused with the layer norm of its result (cuda-kernels3).
+  // sum: (rows, hidden), WRITTEN = input + residual (may alias either);
+  // output: (rows, hidden), WRITTEN = layer norm of sum; mean, rstd: (rows),
+  // WRITTEN, sum's statistics; input, residual: (rows, hidden); weight, bias:
+  // (hidden). Not called by GptNeox (docs/cuda-kernels.md says why).
+  virtual void residual_layernorm_forward(float* sum, float* output, float* mean, float* rstd, const float* input,
+                                          const float* residual, const float* weight, const float* bias,
+                                          std::int64_t rows, int hidden, float eps) = 0;
+  // d_sum: (rows, hidden), ACCUMULATED, the gradient of input and of residual
+  // alike; d_weight, d_bias: (hidden), WRITTEN; d_output: (rows, hidden);
+  // sum, mean, rstd, weight as forward. (The add's backward is the identity:
+  // this is layernorm_backward of sum.)
+  virtual void residual_layernorm_backward(float* d_sum, float* d_weight, float* d_bias, const float* d_output,
+                                           const float* sum, const float* mean, const float* rstd, const float* weight,
+                                           std::int64_t rows, int hidden) = 0;
+
   // output: (rows, out_features), WRITTEN, or ACCUMULATED when `accumulate`;
   // input: (rows, in_features); weight: (out_features, in_features);
   // bias: (out_features) or nullptr. y = x·Wᵀ + b.
@@ -213,6 +229,23 @@ class Backend {
   // matrix: (rows, cols), columns [first, first + count) set to 0.
   virtual void zero_columns(float* matrix, std::int64_t rows, std::int64_t cols, std::int64_t first,
                             std::int64_t count) = 0;
+
+  // ------------------------------------------------------------ optional ops
+  // A backend may lack these (the default throws UnsupportedOp); callers then
+  // take their host path. (cuda-kernels3)
+  //
+  // The SVD of the "svd" compression method, once per matrix: left_scaled:
+  // (rows, r), WRITTEN, column i = U_i·s_i; singular_values: (r), WRITTEN,
+  // descending; right: (cols, r), WRITTEN, column i = V_i; matrix: (rows,
+  // cols); r = min(rows, cols). The best rank-k approximation is then
+  // gemm(out, left_scaled, right, rows, cols, k, NoTrans, Trans, 1, 0, r, r,
+  // cols). The CPU's twin is the method's host path (compress/svd.h, Eigen in
+  // double), which keeps its factors in host memory.
+  virtual void svd_factorize_forward(float* left_scaled, float* singular_values, float* right, const float* matrix,
+                                     std::int64_t rows, std::int64_t cols) {
+    (void)left_scaled, (void)singular_values, (void)right, (void)matrix, (void)rows, (void)cols;
+    throw UnsupportedOp(name(), "svd_factorize_forward");
+  }
 };
 
 // ---------------------------------------------------------------- registry

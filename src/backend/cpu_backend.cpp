@@ -105,6 +105,21 @@ void CpuBackend::layernorm_backward(float* d_input, float* d_weight, float* d_bi
   ops::layernorm_backward(d_input, d_weight, d_bias, d_output, input, mean, rstd, weight, rows, hidden);
 }
 
+// The add, then ops::layernorm_forward: the reference the CUDA kernel (one
+// pass per row) is tested against.
+void CpuBackend::residual_layernorm_forward(float* sum, float* output, float* mean, float* rstd, const float* input,
+                                            const float* residual, const float* weight, const float* bias,
+                                            std::int64_t rows, int hidden, float eps) {
+  const std::int64_t count = rows * hidden;
+  for (std::int64_t i = 0; i < count; ++i) sum[i] = input[i] + residual[i];
+  ops::layernorm_forward(output, mean, rstd, sum, weight, bias, rows, hidden, eps);
+}
+void CpuBackend::residual_layernorm_backward(float* d_sum, float* d_weight, float* d_bias, const float* d_output,
+                                             const float* sum, const float* mean, const float* rstd,
+                                             const float* weight, std::int64_t rows, int hidden) {
+  ops::layernorm_backward(d_sum, d_weight, d_bias, d_output, sum, mean, rstd, weight, rows, hidden);
+}
+
 void CpuBackend::linear_forward(float* output, const float* input, const float* weight, const float* bias,
                                 std::int64_t rows, int in_features, int out_features, bool accumulate) {
   ops::linear_forward(output, input, weight, bias, rows, in_features, out_features, accumulate);

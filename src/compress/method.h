@@ -106,6 +106,13 @@ class CompressionMethod {
   // `reference` is a HOST copy of w* (the sweep downloads it when the model
   // lives in device memory); it and the table must outlive the method.
   virtual void prepare(const ParameterTable& table, std::span<const float> reference) = 0;
+  // Called by the sweep right after prepare() (and inside its timing) with the
+  // backend every point will be applied on and w* in that backend's memory:
+  // a method may move its one-off work there (svd factorises on the GPU when
+  // the backend can). The default does nothing. (cuda-kernels3)
+  virtual void prepare_backend(backend::Backend& backend, std::span<const float> reference) {
+    (void)backend, (void)reference;
+  }
   // The searched domain for the prepared model.
   virtual SearchAxis axis() const = 0;
   // out = compressed(reference) at `parameter`; tensors the method does not

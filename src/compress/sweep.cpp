@@ -119,6 +119,7 @@ SweepResult run_sweep(LossModel& model, const SweepConfig& config, std::vector<s
     prepare_reference = host_reference;
   }
   method->prepare(model.parameter_table(), prepare_reference);
+  method->prepare_backend(oracle.backend(), oracle.reference());
   result.seconds_prepare = watch.seconds();
 
   SearchAxis axis = method->axis();

@@ -15,6 +15,7 @@
 #include "cuda/device_select.h"
 #endif
 #include "cuda/embedding.h"
+#include "cuda/flash_attention.h"
 #include "cuda/gaussian_noise.h"
 #include "cuda/gelu.h"
 #include "cuda/gemm.h"
@@ -22,8 +23,12 @@
 #include "cuda/layernorm.h"
 #include "cuda/prune.h"
 #include "cuda/quantize.h"
+#include "cuda/residual_layernorm.h"
 #include "cuda/rotary.h"
 #include "cuda/sampler_step.h"
+#if !defined(LLCPRESS_CUDA_EMULATION)
+#include "cuda/svd_factorize.h"
+#endif
 
 namespace llcpress::cuda {
 
@@ -138,6 +143,18 @@ void CudaBackend::layernorm_backward(float* d_input, float* d_weight, float* d_b
   const KernelStreamScope stream_scope(context_.stream());
   cuda::layernorm_backward(d_input, d_weight, d_bias, d_output, input, mean, rstd, weight, rows, hidden);
 }
+void CudaBackend::residual_layernorm_forward(float* sum, float* output, float* mean, float* rstd, const float* input,
+                                             const float* residual, const float* weight, const float* bias,
+                                             std::int64_t rows, int hidden, float eps) {
+  const KernelStreamScope stream_scope(context_.stream());
+  cuda::residual_layernorm_forward(sum, output, mean, rstd, input, residual, weight, bias, rows, hidden, eps);
+}
+void CudaBackend::residual_layernorm_backward(float* d_sum, float* d_weight, float* d_bias, const float* d_output,
+                                              const float* sum, const float* mean, const float* rstd,
+                                              const float* weight, std::int64_t rows, int hidden) {
+  const KernelStreamScope stream_scope(context_.stream());
+  cuda::residual_layernorm_backward(d_sum, d_weight, d_bias, d_output, sum, mean, rstd, weight, rows, hidden);
+}
 void CudaBackend::rotary_forward(float* qkv, const float* cos_table, const float* sin_table, std::int64_t batch,
                                  int seq_len, int heads, int head_dim, int rotary_dims) {
   const KernelStreamScope stream_scope(context_.stream());
@@ -151,16 +168,27 @@ void CudaBackend::rotary_backward(float* d_qkv, const float* cos_table, const fl
 // The attention kernels keep no workspace (the backward's one scratch row is
 // stream-ordered allocated per call); only the head dimension is checked here.
 void CudaBackend::reserve_attention(int, int head_dim) { cuda::check_attention_head_dim(head_dim); }
+// The fused kernels unless set_attention_kernel(Parity) or the heads are
+// wider than they take (Pythia-1b's 256).
+bool CudaBackend::use_fused_attention(int head_dim) const {
+  return attention_kernel_ == AttentionKernel::Fused && cuda::flash_attention_supports(head_dim);
+}
 void CudaBackend::attention_forward(float* output, float* row_log_sum_exp, const float* qkv, std::int64_t batch,
                                     int seq_len, int heads, int head_dim) {
   const KernelStreamScope stream_scope(context_.stream());
-  cuda::attention_forward(output, row_log_sum_exp, qkv, batch, seq_len, heads, head_dim);
+  if (use_fused_attention(head_dim))
+    cuda::flash_attention_forward(output, row_log_sum_exp, qkv, batch, seq_len, heads, head_dim);
+  else
+    cuda::attention_forward(output, row_log_sum_exp, qkv, batch, seq_len, heads, head_dim);
 }
 void CudaBackend::attention_backward(float* d_qkv, const float* d_output, const float* output,
                                      const float* row_log_sum_exp, const float* qkv, std::int64_t batch, int seq_len,
                                      int heads, int head_dim) {
   const KernelStreamScope stream_scope(context_.stream());
-  cuda::attention_backward(d_qkv, d_output, output, row_log_sum_exp, qkv, batch, seq_len, heads, head_dim);
+  if (use_fused_attention(head_dim))
+    cuda::flash_attention_backward(d_qkv, d_output, output, row_log_sum_exp, qkv, batch, seq_len, heads, head_dim);
+  else
+    cuda::attention_backward(d_qkv, d_output, output, row_log_sum_exp, qkv, batch, seq_len, heads, head_dim);
 }
 void CudaBackend::gelu_forward(float* output, const float* input, std::int64_t count, GeluKind kind) {
   const KernelStreamScope stream_scope(context_.stream());
@@ -224,6 +252,20 @@ void CudaBackend::zero_columns(float* matrix, std::int64_t rows, std::int64_t co
         cudaMemset2DAsync(matrix + first, cols * sizeof(float), 0, count * sizeof(float), rows, context_.stream()));
     context_.weights_written(matrix, static_cast<std::size_t>(rows * cols) * sizeof(float));
   }
+}
+
+// cuSOLVER (loaded on first use) in double, then the factors' layout kernels.
+// Under the CPU emulation cuSOLVER is out of reach: UnsupportedOp, and the
+// svd method takes its host path.
+void CudaBackend::svd_factorize_forward(float* left_scaled, float* singular_values, float* right, const float* matrix,
+                                        std::int64_t rows, std::int64_t cols) {
+#if defined(LLCPRESS_CUDA_EMULATION)
+  (void)left_scaled, (void)singular_values, (void)right, (void)matrix, (void)rows, (void)cols;
+  throw UnsupportedOp("cuda (CPU emulation)", "svd_factorize_forward: cuSOLVER is a library call");
+#else
+  const KernelStreamScope stream_scope(context_.stream());
+  cuda::svd_factorize_forward(left_scaled, singular_values, right, matrix, rows, cols);
+#endif
 }
 
 // ---------------------------------------------------------------- registry

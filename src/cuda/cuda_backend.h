@@ -38,6 +38,15 @@ class CudaBackend final : public backend::Backend {
   // bf16 weight copies are recast on their next use. Cheap; call once per step.
   void mark_weights_changed() { context_.mark_weights_changed(); }
 
+  // Which causal-attention kernels attention_forward/backward run: Fused (the
+  // default: cuda/flash_attention.h, for speed; heads wider than 128 features
+  // go to the parity kernel) or Parity (cuda/attention.h, one warp per row,
+  // the kernel the CPU-parity tests pin down). Both save the same log-sum-exp,
+  // so either backward accepts either forward's outputs.
+  enum class AttentionKernel { Fused, Parity };
+  void set_attention_kernel(AttentionKernel kernel) { attention_kernel_ = kernel; }
+  AttentionKernel attention_kernel() const { return attention_kernel_; }
+
   std::string name() const override { return "cuda"; }
   backend::MemorySpace memory_space() const override { return backend::MemorySpace::Device; }
   std::string description() const override;
@@ -64,6 +73,12 @@ class CudaBackend final : public backend::Backend {
   void layernorm_backward(float* d_input, float* d_weight, float* d_bias, const float* d_output, const float* input,
                           const float* mean, const float* rstd, const float* weight, std::int64_t rows,
                           int hidden) override;
+  void residual_layernorm_forward(float* sum, float* output, float* mean, float* rstd, const float* input,
+                                  const float* residual, const float* weight, const float* bias, std::int64_t rows,
+                                  int hidden, float eps) override;
+  void residual_layernorm_backward(float* d_sum, float* d_weight, float* d_bias, const float* d_output,
+                                   const float* sum, const float* mean, const float* rstd, const float* weight,
+                                   std::int64_t rows, int hidden) override;
   void linear_forward(float* output, const float* input, const float* weight, const float* bias, std::int64_t rows,
                       int in_features, int out_features, bool accumulate) override;
   void linear_backward(float* d_input, float* d_weight, float* d_bias, const float* d_output, const float* input,
@@ -96,10 +111,14 @@ class CudaBackend final : public backend::Backend {
   void zero_elements(float* buffer, const std::size_t* host_indices, std::int64_t count) override;
   void zero_columns(float* matrix, std::int64_t rows, std::int64_t cols, std::int64_t first,
                     std::int64_t count) override;
+  void svd_factorize_forward(float* left_scaled, float* singular_values, float* right, const float* matrix,
+                             std::int64_t rows, std::int64_t cols) override;
 
  private:
   [[noreturn]] void unsupported(const char* op) const;
   CudaContext context_;
+  AttentionKernel attention_kernel_ = AttentionKernel::Fused;
+  bool use_fused_attention(int head_dim) const;
 };
 
 // The reason the "cuda" backend cannot run in this process ("" when it can).

@@ -4,12 +4,15 @@
 set(LLCPRESS_CUDA_KERNEL_SOURCES
   gelu.cu
   layernorm.cu
+  residual_layernorm.cu
   cross_entropy.cu
   sampler_step.cu
   embedding.cu
   rotary.cu
   linear_bias.cu
   attention.cu
+  flash_attention.cu
   quantize.cu
   gaussian_noise.cu
-  prune.cu)
+  prune.cu
+  svd_layout.cu)

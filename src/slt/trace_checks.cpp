@@ -103,10 +103,16 @@ PointHealth assess_point(const LlcResult& result) {
 HealthVerdict judge_health(const PointHealth& health, const HealthRules& rules, double reference_acceptance) {
   HealthVerdict verdict;
   std::vector<std::string> failed;
-  if (health.chains_diverged > 0 || health.chains_used == 0) failed.push_back("diverged");
+  if (health.chains_diverged > 0) failed.push_back("diverged");
   if (health.chains_unhealthy > health.chains_diverged) failed.push_back("chain_health(" + health.chain_problems + ")");
+  auto join_reasons = [&] {
+    for (std::size_t i = 0; i < failed.size(); ++i) verdict.reasons += (i ? "," : "") + failed[i];
+  };
   if (health.chains_used == 0) {  // nothing left to judge the other rules on
-    verdict.reasons = "diverged";
+    // Say why no chain was left: a point whose chains were all excluded by
+    // chain health (none diverged) used to read "diverged".
+    if (failed.empty()) failed.push_back("no_chain_used");
+    join_reasons();
     return verdict;
   }
   const bool ratio_ok = !std::isfinite(reference_acceptance) ||
@@ -117,7 +123,7 @@ HealthVerdict judge_health(const PointHealth& health, const HealthRules& rules, 
   verdict.stationary = std::abs(health.thirds.difference) <= rules.stationarity_z * health.thirds.standard_error;
   if (!verdict.stationary) failed.push_back("not_stationary");
   verdict.healthy = failed.empty();
-  for (std::size_t i = 0; i < failed.size(); ++i) verdict.reasons += (i ? "," : "") + failed[i];
+  join_reasons();
   return verdict;
 }
 

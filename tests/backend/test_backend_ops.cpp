@@ -59,6 +59,49 @@ TEST_P(BackendTest, LayernormForwardMatchesDoubleReference) {
   }
 }
 
+// The fused residual add + layer norm against the same double reference,
+// applied to input + residual (tolerance as above: the add is one more
+// correctly rounded operation per element). sum must be the float sum
+// exactly; the backward must be layernorm_backward of sum, bit for bit on the
+// same backend (the add's backward is the identity).
+TEST_P(BackendTest, ResidualLayernormMatchesDoubleReferenceAndLayernormBackward) {
+  constexpr std::int64_t rows = 7;
+  constexpr int hidden = 96;
+  constexpr double kTolerance = 1e-5;
+  const std::vector<float> x = normals(rows * hidden, 5), r = normals(rows * hidden, 6, 0.5f);
+  const std::vector<float> weight = normals(hidden, 7), bias = normals(hidden, 8), dy = normals(rows * hidden, 9);
+  Buffer<float> dx = upload(x), dr = upload(r), dw = upload(weight), db = upload(bias), ddy = upload(dy);
+  Buffer<float> sum(backend(), rows * hidden), out(backend(), rows * hidden), mean(backend(), rows),
+      rstd(backend(), rows);
+  LLC_BACKEND_OP(backend().residual_layernorm_forward(sum.data(), out.data(), mean.data(), rstd.data(), dx.data(),
+                                                      dr.data(), dw.data(), db.data(), rows, hidden, 1e-5f));
+  const std::vector<float> s = download(sum), y = download(out);
+  for (std::int64_t row = 0; row < rows; ++row) {
+    double m = 0, v = 0;
+    for (int i = 0; i < hidden; ++i) {
+      EXPECT_EQ(s[row * hidden + i], x[row * hidden + i] + r[row * hidden + i]);
+      m += s[row * hidden + i];
+    }
+    m /= hidden;
+    for (int i = 0; i < hidden; ++i) v += (s[row * hidden + i] - m) * (s[row * hidden + i] - m);
+    v /= hidden;
+    for (int i = 0; i < hidden; ++i) {
+      const double expected = (s[row * hidden + i] - m) / std::sqrt(v + 1e-5) * weight[i] + bias[i];
+      EXPECT_NEAR(y[row * hidden + i], expected, kTolerance * (1 + std::fabs(expected))) << row << "," << i;
+    }
+  }
+  Buffer<float> fused_dx = upload(r), plain_dx = upload(r);  // ACCUMULATED onto a non-zero start
+  Buffer<float> fused_dw(backend(), hidden), fused_db(backend(), hidden), plain_dw(backend(), hidden),
+      plain_db(backend(), hidden);
+  LLC_BACKEND_OP(backend().residual_layernorm_backward(fused_dx.data(), fused_dw.data(), fused_db.data(), ddy.data(),
+                                                       sum.data(), mean.data(), rstd.data(), dw.data(), rows, hidden));
+  backend().layernorm_backward(plain_dx.data(), plain_dw.data(), plain_db.data(), ddy.data(), sum.data(), mean.data(),
+                               rstd.data(), dw.data(), rows, hidden);
+  EXPECT_EQ(download(fused_dx), download(plain_dx));
+  EXPECT_EQ(download(fused_dw), download(plain_dw));
+  EXPECT_EQ(download(fused_db), download(plain_db));
+}
+
 // C = A·Bᵀ against a double product. Tolerance: k = 64 products of N(0,1)
 // entries, fp32 accumulation: error ≲ k·2⁻²⁴·Σ|a||b| ≈ 64·6e-8·64 ≈ 2.5e-4.
 TEST_P(BackendTest, GemmMatchesDoubleProduct) {

@@ -109,6 +109,11 @@ TEST(TraceChecks, EachRuleNamesItsFailure) {
   diverged.chains[1].diverged = true;
   diverged.chains_used = 1, diverged.chains_diverged = 1;
   EXPECT_EQ(judge_health(assess_point(diverged), rules, NAN).reasons, "diverged");
+  // Every chain excluded by chain health and none diverged: the reason is the
+  // health problem, not "diverged" (what the grid table used to print).
+  LlcResult excluded = result_with(flat, 0.05);
+  excluded.chains_used = 0;
+  EXPECT_EQ(judge_health(assess_point(excluded), rules, NAN).reasons, "chain_health(low_mala)");
 }
 
 TEST(Tune, RecommendsLargestNbetaThenSmallestGammaThenLargestEpsilon) {
