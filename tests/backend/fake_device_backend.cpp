@@ -119,6 +119,18 @@ void FakeDeviceBackend::layernorm_backward(float* d_input, float* d_weight, floa
   OpenScope open(*this);
   cpu_.layernorm_backward(d_input, d_weight, d_bias, d_output, input, mean, rstd, weight, rows, hidden);
 }
+void FakeDeviceBackend::residual_layernorm_forward(float* sum, float* output, float* mean, float* rstd,
+                                                   const float* input, const float* residual, const float* weight,
+                                                   const float* bias, std::int64_t rows, int hidden, float eps) {
+  OpenScope open(*this);
+  cpu_.residual_layernorm_forward(sum, output, mean, rstd, input, residual, weight, bias, rows, hidden, eps);
+}
+void FakeDeviceBackend::residual_layernorm_backward(float* d_sum, float* d_weight, float* d_bias, const float* d_output,
+                                                    const float* sum, const float* mean, const float* rstd,
+                                                    const float* weight, std::int64_t rows, int hidden) {
+  OpenScope open(*this);
+  cpu_.residual_layernorm_backward(d_sum, d_weight, d_bias, d_output, sum, mean, rstd, weight, rows, hidden);
+}
 void FakeDeviceBackend::linear_forward(float* output, const float* input, const float* weight, const float* bias,
                                        std::int64_t rows, int in_features, int out_features, bool accumulate) {
   OpenScope open(*this);

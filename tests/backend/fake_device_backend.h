@@ -51,6 +51,12 @@ class FakeDeviceBackend final : public Backend {
   void layernorm_backward(float* d_input, float* d_weight, float* d_bias, const float* d_output, const float* input,
                           const float* mean, const float* rstd, const float* weight, std::int64_t rows,
                           int hidden) override;
+  void residual_layernorm_forward(float* sum, float* output, float* mean, float* rstd, const float* input,
+                                  const float* residual, const float* weight, const float* bias, std::int64_t rows,
+                                  int hidden, float eps) override;
+  void residual_layernorm_backward(float* d_sum, float* d_weight, float* d_bias, const float* d_output,
+                                   const float* sum, const float* mean, const float* rstd, const float* weight,
+                                   std::int64_t rows, int hidden) override;
   void linear_forward(float* output, const float* input, const float* weight, const float* bias, std::int64_t rows,
                       int in_features, int out_features, bool accumulate) override;
   void linear_backward(float* d_input, float* d_weight, float* d_bias, const float* d_output, const float* input,
