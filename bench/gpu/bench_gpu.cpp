@@ -173,50 +173,6 @@ nlohmann::json gemm_step(const formats::NeoxConfig& config, int batch, int seq_l
           {"weight_casts_per_step", double(context.weight_casts()) / (steps + 2)}};
 }
 
-// The whole model step (GptNeox::forward_backward on the CUDA backend). An op
-// the backend lacked would throw UnsupportedOp naming it: reported, not hidden.
-nlohmann::json model_step(const formats::NeoxConfig& config, int batch, int seq_len, cuda::Precision precision,
-                          int steps, const std::string& gpu) {
-  try {
-    cuda::CudaBackend backend(0, precision);
-    GptNeox model(config, batch, seq_len, backend);
-    model.init_random(1);
-    backend::Buffer<float> gradient(backend, model.num_parameters());      // (parameters)
-    std::vector<std::int32_t> tokens(std::size_t(batch) * (seq_len + 1));  // (batch, seq_len + 1)
-    for (std::size_t i = 0; i < tokens.size(); ++i)
-      tokens[i] = static_cast<std::int32_t>((i * 7919) % config.vocab_size);
-    auto step = [&] {
-      backend.mark_weights_changed();
-      model.forward_backward(tokens.data(), batch, seq_len, std::span<float>(gradient.data(), gradient.size()));
-    };
-    step();  // warm-up
-    backend.synchronize();
-    cudaEvent_t start, stop;
-    LLC_CHECK_CUDA(cudaEventCreate(&start));
-    LLC_CHECK_CUDA(cudaEventCreate(&stop));
-    LLC_CHECK_CUDA(cudaEventRecord(start, backend.context().stream()));
-    for (int i = 0; i < steps; ++i) step();
-    LLC_CHECK_CUDA(cudaEventRecord(stop, backend.context().stream()));
-    LLC_CHECK_CUDA(cudaEventSynchronize(stop));
-    float milliseconds = 0;
-    LLC_CHECK_CUDA(cudaEventElapsedTime(&milliseconds, start, stop));
-    cudaEventDestroy(start);
-    cudaEventDestroy(stop);
-    const double seconds = milliseconds / 1e3 / steps, flops = neox_training_flops(config, batch, seq_len);
-    const double peak = peak_tflops(gpu, precision);
-    return {{"ran", true},
-            {"precision", cuda::precision_name(precision)},
-            {"seconds_per_step", seconds},
-            {"tokens_per_second", double(batch) * seq_len / seconds},
-            {"tflops", flops / seconds / 1e12},
-            {"mfu", peak > 0 ? nlohmann::json(flops / seconds / 1e12 / peak) : nlohmann::json(nullptr)},
-            {"activation_bytes", model.activation_bytes()},
-            {"loss_chunk_rows", model.loss_chunk_rows()}};
-  } catch (const backend::UnsupportedOp& missing) {
-    return {{"ran", false}, {"precision", cuda::precision_name(precision)}, {"why", missing.what()}};
-  }
-}
-
 // Seconds per call of `body` on `backend`'s stream, `steps` calls after one warm-up.
 template <typename Body>
 double time_on_stream(cuda::CudaBackend& backend, int steps, Body body) {
@@ -235,6 +191,39 @@ double time_on_stream(cuda::CudaBackend& backend, int steps, Body body) {
   cudaEventDestroy(stop);
   return milliseconds / 1e3 / steps;
 }
+
+// The whole model step (GptNeox::forward_backward on the CUDA backend). An op
+// the backend lacked would throw UnsupportedOp naming it: reported, not hidden.
+nlohmann::json model_step(const formats::NeoxConfig& config, int batch, int seq_len, cuda::Precision precision,
+                          int steps, const std::string& gpu) {
+  try {
+    cuda::CudaBackend backend(0, precision);
+    GptNeox model(config, batch, seq_len, backend);
+    model.init_random(1);
+    backend::Buffer<float> gradient(backend, model.num_parameters());      // (parameters)
+    std::vector<std::int32_t> tokens(std::size_t(batch) * (seq_len + 1));  // (batch, seq_len + 1)
+    for (std::size_t i = 0; i < tokens.size(); ++i)
+      tokens[i] = static_cast<std::int32_t>((i * 7919) % config.vocab_size);
+    auto step = [&] {
+      // What an SGLD step's parameter write does: the bf16 weights are recast every step.
+      backend.mark_weights_changed();
+      model.forward_backward(tokens.data(), batch, seq_len, std::span<float>(gradient.data(), gradient.size()));
+    };
+    const double seconds = time_on_stream(backend, steps, step), flops = neox_training_flops(config, batch, seq_len);
+    const double peak = peak_tflops(gpu, precision);
+    return {{"ran", true},
+            {"precision", cuda::precision_name(precision)},
+            {"seconds_per_step", seconds},
+            {"tokens_per_second", double(batch) * seq_len / seconds},
+            {"tflops", flops / seconds / 1e12},
+            {"mfu", peak > 0 ? nlohmann::json(flops / seconds / 1e12 / peak) : nlohmann::json(nullptr)},
+            {"activation_bytes", model.activation_bytes()},
+            {"loss_chunk_rows", model.loss_chunk_rows()}};
+  } catch (const backend::UnsupportedOp& missing) {
+    return {{"ran", false}, {"precision", cuda::precision_name(precision)}, {"why", missing.what()}};
+  }
+}
+
 
 // One SGLD step of `llc` (slt/llc_estimator.cpp's chain loop without the
 // batch drawing): forward_backward, then the fused sampler update with the

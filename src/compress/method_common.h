@@ -25,6 +25,9 @@ std::vector<const ParameterView*> require_selection(const MethodOptions& options
 // [rows, cols] of a tensor as the quantizer sees it: a matrix keeps its rows
 // (output channels), anything else is one row.
 std::pair<std::int64_t, std::int64_t> rows_and_columns(const ParameterView& view);
+// The elements of the selected tensors: what compressed_count() reports for
+// a method that compresses every element of its selection.
+std::size_t total_size(const std::vector<const ParameterView*>& views);
 // candidate < incumbent, NaN never better.
 bool better(double candidate, double incumbent);
 

@@ -73,11 +73,7 @@ class LatticeMethod final : public CompressionMethod {
     return found == spent_bits_.end() ? std::nan("") : found->second;
   }
 
-  std::size_t compressed_count() const override {
-    std::size_t total = 0;
-    for (const ParameterView* view : views_) total += view->size;
-    return total;
-  }
+  std::size_t compressed_count() const override { return total_size(views_); }
 
   nlohmann::json config() const override {
     nlohmann::json json = CompressionMethod::config();

@@ -73,11 +73,7 @@ class NoiseMethod final : public CompressionMethod {
     }
   }
 
-  std::size_t compressed_count() const override {
-    std::size_t total = 0;
-    for (const ParameterView* view : views_) total += view->size;
-    return total;
-  }
+  std::size_t compressed_count() const override { return total_size(views_); }
 
   nlohmann::json config() const override {
     nlohmann::json json = CompressionMethod::config();

@@ -78,11 +78,7 @@ class PruneMethod final : public CompressionMethod {
     return pruned / total;
   }
 
-  std::size_t compressed_count() const override {
-    std::size_t total = 0;
-    for (const ParameterView* view : views_) total += view->size;
-    return total;
-  }
+  std::size_t compressed_count() const override { return total_size(views_); }
 
  private:
   static std::size_t pruned_count(double fraction, std::size_t size) {

@@ -118,11 +118,7 @@ class SvdMethod final : public CompressionMethod {
     return kept / total;
   }
 
-  std::size_t compressed_count() const override {
-    std::size_t total = 0;
-    for (const ParameterView* view : matrices_) total += view->size;
-    return total;
-  }
+  std::size_t compressed_count() const override { return total_size(matrices_); }
 
  private:
   // Factors of one matrix in a device backend's memory (see

@@ -56,6 +56,12 @@ EvaluatedPoint CompressionMethod::evaluate(double parameter, LossOracle& oracle)
   return point;
 }
 
+std::size_t total_size(const std::vector<const ParameterView*>& views) {
+  std::size_t total = 0;
+  for (const ParameterView* view : views) total += view->size;
+  return total;
+}
+
 void copy_reference(backend::Backend& backend, std::span<float> out, std::span<const float> reference) {
   LLC_REQUIRE(out.size() == reference.size(), "{} vs {}", out.size(), reference.size());
   if (out.data() == reference.data()) return;

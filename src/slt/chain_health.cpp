@@ -12,18 +12,18 @@ namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-double mean_of(std::span<const double> values) {
-  double sum = 0;
-  for (double v : values) sum += v;
-  return values.empty() ? kNaN : sum / static_cast<double>(values.size());
-}
-
 void add_clause(std::string& reason, const std::string& clause) {
   if (!reason.empty()) reason += "; ";
   reason += clause;
 }
 
 }  // namespace
+
+double mean_of(std::span<const double> values) {
+  double sum = 0;
+  for (double v : values) sum += v;
+  return values.empty() ? kNaN : sum / static_cast<double>(values.size());
+}
 
 double batch_means_standard_error(std::span<const double> values, int batches) {
   const std::size_t n = values.size();

@@ -57,6 +57,10 @@ StationarityCheck check_stationarity(std::span<const double> draw_loss, int min_
 // there are fewer values; NaN below 3).
 double batch_means_standard_error(std::span<const double> values, int batches);
 
+// The arithmetic mean of `values` in one left-to-right sum; NaN when empty
+// (a chain or point with no draws has no mean, not a zero one).
+double mean_of(std::span<const double> values);
+
 // What the rules look at for one chain.
 struct ChainHealthInput {
   bool diverged = false;

@@ -12,6 +12,7 @@
 #include "core/progress.h"
 #include "core/rng.h"
 #include "core/timer.h"
+#include "slt/chain_health.h"
 #include "slt/parameter_mask.h"
 
 namespace llcpress::slt {
@@ -26,12 +27,6 @@ constexpr std::uint64_t kNoisePurpose = 0x6e6f697365ull;  // "noise"
 constexpr std::uint64_t kBatchPurpose = 0x6261746368ull;  // "batch"
 constexpr std::uint64_t kInitPurpose = 0x696e6974ull;     // "init"
 constexpr std::uint64_t kSharedChain = ~0ull;             // the chain id of shared batches
-
-double mean_of(const std::vector<double>& values) {
-  double sum = 0;
-  for (double v : values) sum += v;
-  return values.empty() ? kNaN : sum / values.size();
-}
 
 }  // namespace
 

@@ -13,12 +13,6 @@ namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-double mean_of(std::span<const double> values) {
-  double sum = 0;
-  for (double v : values) sum += v;
-  return values.empty() ? kNaN : sum / static_cast<double>(values.size());
-}
-
 // [begin, end) as fractions of n, rounded to the nearest index.
 std::span<const double> segment(const std::vector<double>& trace, double begin, double end) {
   const double n = static_cast<double>(trace.size());
