@@ -224,7 +224,6 @@ nlohmann::json model_step(const formats::NeoxConfig& config, int batch, int seq_
   }
 }
 
-
 // One SGLD step of `llc` (slt/llc_estimator.cpp's chain loop without the
 // batch drawing): forward_backward, then the fused sampler update with the
 // diagnostic and MALA sums, on the CUDA backend in fp32 (the λ̂ reference
