@@ -1,6 +1,7 @@
 #include "cuda/block_reduce.h"
 #include "cuda/kernel_launch.h"
 #include "cuda/layernorm.h"
+#include "cuda/layernorm_row.h"
 
 namespace llcpress::cuda {
 
@@ -23,23 +24,9 @@ __global__ void layernorm_forward_kernel(float* output, float* mean, float* rstd
   if (row >= rows) return;                // a whole warp leaves together: the shuffles below stay full-warp
   const float* x = input + row * hidden;  // (hidden)
   float* y = output + row * hidden;       // (hidden)
-  // Two passes (mean, then centred squares), as the CPU twin, rather than
-  // E[x²] − E[x]², which cancels when |mean| ≫ std.
   float sum = 0.0f;
   for (int j = lane; j < hidden; j += 32) sum += x[j];
-  const float row_mean = warp_sum(sum) / static_cast<float>(hidden);
-  float squares = 0.0f;
-  for (int j = lane; j < hidden; j += 32) {
-    const float centred = x[j] - row_mean;
-    squares += centred * centred;
-  }
-  const float variance = warp_sum(squares) / static_cast<float>(hidden);
-  const float row_rstd = 1.0f / sqrtf(variance + eps);
-  for (int j = lane; j < hidden; j += 32) y[j] = (x[j] - row_mean) * row_rstd * weight[j] + bias[j];
-  if (lane == 0) {
-    mean[row] = row_mean;
-    rstd[row] = row_rstd;
-  }
+  layernorm_row_forward(y, mean + row, rstd + row, x, weight, bias, sum, hidden, eps, lane);
 }
 
 // d_input += rstd · (g − mean(g) − x̂ · mean(g · x̂)), g = dy · weight.

@@ -1,6 +1,7 @@
 #include "cuda/block_reduce.h"
 #include "cuda/kernel_launch.h"
 #include "cuda/layernorm.h"
+#include "cuda/layernorm_row.h"
 #include "cuda/residual_layernorm.h"
 
 namespace llcpress::cuda {
@@ -32,19 +33,7 @@ __global__ void __launch_bounds__(kThreads)
     s[j] = value;
     total += value;
   }
-  const float row_mean = warp_sum(total) / static_cast<float>(hidden);
-  float squares = 0.0f;
-  for (int j = lane; j < hidden; j += 32) {
-    const float centred = s[j] - row_mean;
-    squares += centred * centred;
-  }
-  const float variance = warp_sum(squares) / static_cast<float>(hidden);
-  const float row_rstd = 1.0f / sqrtf(variance + eps);
-  for (int j = lane; j < hidden; j += 32) y[j] = (s[j] - row_mean) * row_rstd * weight[j] + bias[j];
-  if (lane == 0) {
-    mean[row] = row_mean;
-    rstd[row] = row_rstd;
-  }
+  layernorm_row_forward(y, mean + row, rstd + row, s, weight, bias, total, hidden, eps, lane);
 }
 
 }  // namespace
